@@ -199,8 +199,10 @@ def _read_pdf(data: bytes, filename: str) -> str:
             raise encrypted from e
         except (PdfReadError, ValueError, KeyError, TypeError, AttributeError) as e:
             raise corrupt from e
+    if not pages:
+        raise corrupt
     text = "\n".join(pages)
-    if pages and not text.strip():
+    if not text.strip():
         raise IngestError(filename, "PDF 没有文字层（可能是扫描件）", "请先进行 OCR 文字识别，或上传可复制文字的版本")
     return text
 
