@@ -42,7 +42,7 @@ _OPEN = r"[〔\[(【]"
 _CLOSE = r"[〕\])】]"
 # Issuer abbreviations are short (国办发, 人社部发, 国卫办医发); the bound keeps a
 # preceding verb out most of the time, _ISSUER_LEAD strips the rest.
-_DOC_NUMBER = rf"(?P<issuer>[\u4e00-\u9fff]{{1,8}}){_OPEN}\s*(?P<year>(?:19|20)\d\d)\s*{_CLOSE}\s*(?P<seq>\d{{1,5}})\s*号"
+_DOC_NUMBER = rf"(?P<issuer>[\u4e00-\u9fff]{{1,8}})\s*{_OPEN}\s*(?P<year>(?:19|20)\d\d)\s*{_CLOSE}\s*(?P<seq>\d{{1,5}})\s*号"
 _DECREE = r"(?P<decree>[\u4e00-\u9fff]{1,8}令)\s*第\s*(?P<dnum>\d{1,5}|[" + _CN_NUM + r"]{1,8})\s*号"
 _ARTICLE = r"第\s*(?P<anum>\d{1,4}|[" + _CN_NUM + r"]{1,8})\s*(?P<akind>条|章|节|款|项)"
 _UNITS = (
@@ -95,8 +95,9 @@ def _get_tokenizer() -> jieba.Tokenizer:
             tok.tmp_dir = _private_cache_dir()
             tok.initialize()
             userdict = resources.files("knowledge").joinpath("userdict.txt")
-            with resources.as_file(userdict) as path:
-                tok.load_userdict(str(path))
+            # A path makes jieba leave the file open; hand it an open file.
+            with userdict.open("rb") as f:
+                tok.load_userdict(f)
             _tokenizer = tok
             logger.info("jieba dictionary loaded (user dictionary %s)", userdict)
     return _tokenizer
