@@ -31,6 +31,7 @@ logger = logging.getLogger(__name__)
 MAX_BYTES = 20 * 1024 * 1024
 SUPPORTED = (".txt", ".docx", ".pdf", ".html", ".htm")
 
+_PLAUSIBLE = re.compile(r"[\u4e00-\u9fff\u3000-\u303f\uff00-\uffef\u2010-\u206f\x20-\x7e\t\n\r]")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
 # charset-normalizer falls back to single-byte Western code pages when it is
 # unsure; for Chinese government files those guesses are always mojibake.
@@ -99,15 +100,19 @@ def decode_text(data: bytes, filename: str) -> str:
 
 
 def _utf16_by_nuls(data: bytes) -> str | None:
-    """UTF-16 without BOM: the high byte of ASCII characters is NUL."""
-    sample = data[:8192]
-    even = sample[0::2].count(0)
-    odd = sample[1::2].count(0)
-    if odd > 4 * even and odd >= 2:
-        return "utf-16-le"
-    if even > 4 * odd and even >= 2:
-        return "utf-16-be"
-    return None
+    """UTF-16 without BOM: NUL bytes sit in the high byte of ASCII characters.
+
+    Chinese characters put NULs on either side too (一 is 4E 00), so rather
+    than count positions we decode both ways and keep the reading that is
+    almost all plausible characters; random binary never is.
+    """
+    best, best_score = None, 0.0
+    for codec in ("utf-16-le", "utf-16-be"):
+        text = data[:16384].decode(codec, errors="replace")
+        score = len(_PLAUSIBLE.findall(text)) / max(1, len(text))
+        if score > best_score:
+            best, best_score = codec, score
+    return best if best_score >= 0.9 else None
 
 
 def _strict(data: bytes, codec: str, filename: str) -> str:

@@ -57,6 +57,8 @@ _CLOSING = re.compile(
     r"|^(以上|上述).{0,20}(请|要)"
 )
 _DROP_LINE = re.compile(r"^[（(]此件.{0,20}[）)]$|^抄送[:：]|^(特此通知|特此公告|特此通告)。?$")
+# The 印发/转发 boilerplate is one or two sentences; longer text is content.
+_MAX_DISTRIBUTION = 300
 _TITLE_ORGS = re.compile(r"^(.+?)(关于|印发|转发)")
 
 
@@ -150,7 +152,7 @@ def _parse_segment(lines: list[str], source_name: str | None) -> _Segment:
                 doc.recipients = line
                 i += 1
                 continue
-            if _DISTRIBUTION.search(line) and current is None:
+            if current is None and len(line) <= _MAX_DISTRIBUTION and _DISTRIBUTION.search(line):
                 quoted = _QUOTED.search(line)
                 if quoted and ("转发" in line or "印发" not in line) and find_docnums(line):
                     forwarded = quoted.group(1)
