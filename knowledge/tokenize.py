@@ -54,7 +54,7 @@ _SPECIAL = re.compile("|".join((_DOC_NUMBER, _DECREE, _ARTICLE, _NUM_UNIT)))
 # Words that end the sentence before an issuer ("根据国办发…", "文件和粤府办…");
 # none of them occurs inside a real issuer abbreviation.
 _ISSUER_LEAD = re.compile(
-    r"根据|依据|依照|按照|参照|遵照|贯彻|落实|转发|印发|执行|文件|附件|见|即|和|及|与|或|并|以|经|按|据|的|是|为|由|将|对|附"
+    r"根据|依据|依照|按照|参照|遵照|贯彻|落实|转发|印发|执行|文件|附件|见|即|和|及|与|或|并|以|经|按|据|的|是|为|由|将|对|附|了|在|于|自|向|从"
 )
 _CJK_RUN = re.compile(r"[\u4e00-\u9fff]{2,}")
 
