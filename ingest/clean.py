@@ -71,6 +71,10 @@ def strip_chrome(text: str) -> str:
     """Remove breadcrumbs, footers, chrome lines and spam from normalised text."""
     lines = text.split("\n")
     lines = _drop_header(lines)
+    for i in range(len(lines) - 1, -1, -1):
+        if lines[i].strip():
+            lines[i] = _cut_tail(lines[i])
+            break
     lines = _drop_footer(lines)
     kept: list[str] = []
     for line in lines:
@@ -82,8 +86,6 @@ def strip_chrome(text: str) -> str:
                 continue
             line = _SPAM.sub("", line)
         kept.append(line)
-    if kept:
-        kept[-1] = _cut_tail(kept[-1])
     return re.sub(r"\n{3,}", "\n\n", "\n".join(kept)).strip("\n")
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from ingest.clean import clean_text
 from ingest.errors import IngestError
 from ingest.model import InterpretationSection, ParsedInterpretation
-from ingest.patterns import DOCNUM, find_date, find_docnums, law_heading, normalize_docnum, policy_heading
+from ingest.patterns import DOCNUM, date_line, find_date, find_docnums, law_heading, normalize_docnum, policy_heading
 
 _FIELD = re.compile(
     r"(解读部门|解读单位|解读机关|解读机构|起草部门|起草单位|发布机构|发布单位|来源|信息来源|"
@@ -56,17 +56,16 @@ def parse_interpretation(text: str, source_name: str | None = None) -> ParsedInt
         raise IngestError(source_name, "文件中没有可读取的文字", "请确认文件内容后重新上传")
     result = ParsedInterpretation(title=lines[0], source_name=source_name)
     body: list[str] = []
-    for line in lines[1:]:
+    for at, line in enumerate(lines[1:], start=1):
         if _read_fields(line, result):
+            continue
+        found = date_line(line) if at <= 3 and len(line) <= 30 else None
+        if found and result.publish_date is None:
+            result.publish_date = found[1]
             continue
         body.append(line)
     if result.department is None:
         result.department = _spokesperson(lines[: 1 + min(len(body), 3)])
-    if result.publish_date is None:
-        for line in lines[1:4]:
-            if len(line) <= 30 and find_date(line):
-                result.publish_date = find_date(line)
-                break
     result.sections = _qa_sections(body) or _heading_sections(body) or [InterpretationSection(line) for line in body]
     _find_policy(result, lines)
     return result
