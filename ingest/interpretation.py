@@ -38,7 +38,8 @@ def looks_like_interpretation(text: str, filename: str = "") -> bool:
     lines = [line.strip() for line in clean_text(text).split("\n") if line.strip()]
     if not lines:
         return False
-    title = lines[0]
+    # Scraped notices can be one long line: only its opening words are a title.
+    title = lines[0] if len(lines[0]) <= 80 else re.split(r"\s", lines[0], maxsplit=1)[0][:80]
     if "解读" in title or "答记者问" in title or "问答" in title:
         return True
     head = "\n".join(lines[:8])

@@ -67,3 +67,11 @@ def test_looks_like_interpretation() -> None:
     assert looks_like_interpretation("示例问答\n问：能办吗？\n答：能。", "a.txt")
     assert not looks_like_interpretation("示例市关于做好供暖工作的通知\n一、供暖时间。\n二、缴费方式。", "通知.txt")
     assert not looks_like_interpretation("", "a.txt")
+
+
+def test_policies_are_not_taken_for_interpretations() -> None:
+    from _ingest_paths import SEEDS, STARD_LAWS
+
+    paths = sorted(SEEDS.glob("*.txt")) + sorted(STARD_LAWS.glob("*.txt"))[:30]
+    for path in paths:
+        assert not looks_like_interpretation(path.read_text(encoding="utf-8"), path.name), path.name
