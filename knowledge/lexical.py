@@ -50,6 +50,11 @@ class LexicalIndex:
     def __contains__(self, chunk_id: object) -> bool:
         return chunk_id in self._slot_of
 
+    def ids(self) -> list[int]:
+        """Indexed chunk ids, in no particular order."""
+        with self._lock:
+            return list(self._slot_of)
+
     def add(self, chunk_id: int, tokens: list[str]) -> None:
         """Index a chunk; an id already present is replaced."""
         with self._lock:

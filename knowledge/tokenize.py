@@ -22,7 +22,7 @@ import jieba
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["STOPWORDS", "normalize_doc_number", "tokenize", "warm_up"]
+__all__ = ["STOPWORDS", "find_doc_numbers", "normalize_doc_number", "tokenize", "warm_up"]
 
 # Function words and question fillers only: BM25's idf already discounts
 # frequent content words, and dropping one wrongly loses recall for good.
@@ -133,6 +133,24 @@ def _strip_lead(issuer: str) -> str:
 def normalize_doc_number(issuer: str, year: str, seq: str) -> str:
     """Canonical 发文字号: 〔〕 brackets, no spaces, no leading zeros."""
     return f"{issuer}〔{year}〕{int(seq)}号"
+
+
+_DOC_NUMBER_RE = re.compile(_DOC_NUMBER)
+
+
+def find_doc_numbers(text: str) -> list[str]:
+    """发文字号 named in ``text``, canonical form (as in ``tokenize``), in order.
+
+    A number written with leading zeros (〔2020〕05号) is also returned as
+    written, so an exact lookup meets whichever form ingest stored.
+    """
+    text = unicodedata.normalize("NFKC", text)
+    found: dict[str, None] = {}
+    for m in _DOC_NUMBER_RE.finditer(text):
+        issuer = _strip_lead(m.group("issuer"))
+        found[normalize_doc_number(issuer, m.group("year"), m.group("seq"))] = None
+        found[f"{issuer}〔{m.group('year')}〕{m.group('seq')}号"] = None
+    return list(found)
 
 
 def _special_tokens(m: re.Match[str]) -> list[str]:

@@ -103,3 +103,8 @@ def test_add_many_matches_add() -> None:
     b.add_many(items)
     q = tokenize("住房公积金提取")
     assert a.search(q, 5) == b.search(q, 5)
+
+
+def test_ids_lists_indexed_chunks(index: LexicalIndex) -> None:
+    index.remove(3)
+    assert sorted(index.ids()) == [1, 2, 4, 5]

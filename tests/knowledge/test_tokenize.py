@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from knowledge.tokenize import STOPWORDS, normalize_doc_number, tokenize, warm_up
+from knowledge.tokenize import STOPWORDS, find_doc_numbers, tokenize, warm_up
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -89,3 +89,14 @@ def test_bigrams_and_search_mode_are_extra_tokens() -> None:
 def test_empty_and_noise_only() -> None:
     assert tokenize("") == []
     assert tokenize("，。！？ \n\t") == []
+
+
+def test_find_doc_numbers() -> None:
+    text = "根据国办发[2018]23号和粤府办（2018）19号，参照国卫办医发〔2020〕05号"
+    assert find_doc_numbers(text) == [
+        "国办发〔2018〕23号",
+        "粤府办〔2018〕19号",
+        "国卫办医发〔2020〕5号",
+        "国卫办医发〔2020〕05号",
+    ]
+    assert find_doc_numbers("失业保险金怎么领") == []
