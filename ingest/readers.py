@@ -11,17 +11,15 @@ import io
 import logging
 import re
 import warnings
-import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
 import docx
 from docx.document import Document as DocxDocument
-from docx.opc.exceptions import PackageNotFoundError
 from docx.table import Table
 from docx.text.paragraph import Paragraph
 from pypdf import PdfReader
-from pypdf.errors import DependencyError, FileNotDecryptedError, PdfReadError
+from pypdf.errors import DependencyError, FileNotDecryptedError
 
 from ingest.errors import IngestError
 from ingest.html_text import html_to_text
@@ -154,7 +152,7 @@ def _read_txt(data: bytes, filename: str) -> str:
 def _read_docx(data: bytes, filename: str) -> str:
     try:
         document: DocxDocument = docx.Document(io.BytesIO(data))
-    except (PackageNotFoundError, zipfile.BadZipFile, Exception) as e:  # any failure: a broken package
+    except Exception as e:  # PackageNotFoundError, BadZipFile, XML errors: all a broken package
         raise IngestError(filename, "Word 文件已损坏或不是 .docx 格式", "请用 Word 打开后另存为 .docx 再上传") from e
     lines: list[str] = []
     # Walk the body in order so tables stay where they were printed.
@@ -202,7 +200,7 @@ def _read_pdf(data: bytes, filename: str) -> str:
             raise
         except FileNotDecryptedError as e:
             raise encrypted from e
-        except (PdfReadError, Exception) as e:  # pypdf fails in many ways on broken files
+        except Exception as e:  # pypdf fails in many ways on broken files
             raise corrupt from e
     if not pages:
         raise corrupt
