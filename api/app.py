@@ -1,0 +1,83 @@
+"""The FastAPI application: heavy objects are built once, in the lifespan."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from api.config import Settings
+from api.ratelimit import RateLimiter
+from api.routes import documents, health, search
+from ingest import IngestError
+from knowledge.base import KnowledgeBase
+from knowledge.embedders import make_embedder
+from knowledge.errors import PolicybotError
+from knowledge.indexer import BackgroundIndexer
+from knowledge.retriever import Retriever
+from knowledge.service import KnowledgeService
+from knowledge.tokenize import warm_up
+from knowledge.vector import configure_threads
+
+logger = logging.getLogger(__name__)
+
+
+class UnicodeJSONResponse(JSONResponse):
+    """JSON with Chinese left unescaped, as API.md asks."""
+
+    def render(self, content: object) -> bytes:
+        import json
+
+        return json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def open_knowledge_base(settings: Settings) -> KnowledgeBase:
+    configure_threads()
+    warm_up()
+    return KnowledgeBase(settings.data_dir, make_embedder(settings.embedder))
+
+
+def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        base = kb or open_knowledge_base(settings)
+        app.state.settings = settings
+        app.state.kb = base
+        app.state.service = KnowledgeService(base)
+        app.state.retriever = Retriever(base)
+        app.state.limiter = RateLimiter(settings.rate_limit)
+        app.state.indexer = BackgroundIndexer(base)
+        app.state.indexer.start()
+        logger.info("policybot ready: %d passages, data in %s", len(base.filters), settings.data_dir)
+        yield
+        app.state.indexer.stop()
+
+    app = FastAPI(title="policybot", version="0.1.0", lifespan=lifespan,
+                  default_response_class=UnicodeJSONResponse)
+
+    @app.exception_handler(PolicybotError)
+    async def _policybot_error(request: Request, exc: PolicybotError) -> JSONResponse:
+        return UnicodeJSONResponse({"detail": exc.message}, status_code=exc.status)
+
+    @app.exception_handler(IngestError)
+    async def _ingest_error(request: Request, exc: IngestError) -> JSONResponse:
+        return UnicodeJSONResponse({"detail": str(exc)}, status_code=getattr(exc, "status", 422))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [
+            {"field": ".".join(str(p) for p in e["loc"][1:]), "problem": e["msg"]} for e in exc.errors()
+        ]
+        return UnicodeJSONResponse({"detail": "请求参数有误，请按提示修改后重试。", "errors": problems},
+                                   status_code=422)
+
+    app.include_router(health.router)
+    app.include_router(search.router, prefix="/api/v1")
+    app.include_router(documents.router, prefix="/api/v1")
+    return app

@@ -1,0 +1,227 @@
+"""The `policybot` command line (API.md, CLI section)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from api.config import Settings
+from knowledge.base import KnowledgeBase
+
+logger = logging.getLogger("policybot")
+
+
+def echo_json(value: Any) -> None:
+    click.echo(json.dumps(value, ensure_ascii=False))
+
+
+def open_kb(settings: Settings) -> KnowledgeBase:
+    from api.app import open_knowledge_base
+    from knowledge.vector import IndexMismatchError
+
+    try:
+        return open_knowledge_base(settings)
+    except IndexMismatchError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def embed_with_progress(kb: KnowledgeBase, label: str = "计算向量") -> int:
+    pending = len(kb.pending)
+    if not pending:
+        return 0
+    with click.progressbar(length=pending, label=label, file=sys.stderr) as bar:
+        last = [0]
+
+        def progress(done: int, total: int) -> None:
+            bar.update(done - last[0])
+            last[0] = done
+
+        return kb.embed_pending(progress)
+
+
+@click.group()
+@click.option("-v", "--verbose", is_flag=True, help="Log debug detail to stderr.")
+def main(verbose: bool) -> None:
+    """policybot: policy interpretation and citizen Q&A."""
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--department", help="Drafting department (起草部门) of these documents.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON line per file.")
+@click.option("--no-embed", is_flag=True, help="Store and index lexically only; vectors later.")
+def ingest(paths: tuple[Path, ...], department: str | None, as_json: bool, no_embed: bool) -> None:
+    """Parse and index files or folders (.txt .docx .pdf .html)."""
+    from knowledge.folder import FileFailure, ingest_paths
+    from knowledge.service import IngestOutcome, KnowledgeService
+
+    kb = open_kb(Settings())
+    service = KnowledgeService(kb)
+    actor = kb.store.ensure_department(department) if department else None
+
+    def show(item: IngestOutcome | FileFailure) -> None:
+        if as_json:
+            echo_json(item.to_json())
+        elif isinstance(item, FileFailure):
+            click.echo(f"失败  {item.path}: {item.reason}", err=True)
+        else:
+            top = item.documents[0] if item.documents else None
+            name = f"《{top.title}》" + (f"（{top.doc_number}）" if top and top.doc_number else "") if top else ""
+            extra = f"，含 {len(item.documents) - 1} 份被转发文件" if len(item.documents) > 1 else ""
+            verb = {"added": "新增", "replaced": "更新", "unchanged": "未变"}[item.action]
+            kind = "解读" if item.kind == "interpretation" else "政策"
+            click.echo(f"{verb}  {kind} {name} {item.articles} 条 {item.chunks} 段{extra}  ← {item.source}")
+
+    started = time.monotonic()
+    outcomes, failures = ingest_paths(service, list(paths), actor, department, show)
+    embedded = 0 if no_embed else embed_with_progress(kb)
+    if not as_json:
+        click.echo(
+            f"完成：{len(outcomes)} 个文件（{sum(o.action != 'unchanged' for o in outcomes)} 个有变化），"
+            f"{len(failures)} 个失败，新计算向量 {embedded} 段，用时 {time.monotonic() - started:.1f} 秒。",
+            err=True,
+        )
+    if failures:
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("question")
+@click.option("--k", default=10, show_default=True, type=click.IntRange(1, 50))
+@click.option("--status", default="current", show_default=True)
+@click.option("--department")
+@click.option("--doc-number")
+@click.option("--json", "as_json", is_flag=True)
+def search(question: str, k: int, status: str, department: str | None, doc_number: str | None,
+           as_json: bool) -> None:
+    """Search passages, best first (same results as GET /api/v1/search)."""
+    from knowledge.retriever import Retriever
+
+    kb = open_kb(Settings())
+    hits = Retriever(kb).search(question, k=k, status=status, department=department, doc_number=doc_number)
+    if as_json:
+        echo_json({"query": question, "results": [h.to_json() for h in hits]})
+        return
+    if not hits:
+        click.echo("没有找到相关内容。")
+    for n, hit in enumerate(hits, 1):
+        doc = hit.document
+        where = " > ".join(hit.article["path"]) if hit.article else ""
+        click.echo(f"{n}. [{hit.score:.4f}] 《{doc.title}》{doc.doc_number or ''} {where}")
+        click.echo(f"   {hit.text[:160]}")
+
+
+@main.group()
+def departments() -> None:
+    """Manage departments and their keys."""
+
+
+@departments.command("add")
+@click.argument("name")
+@click.option("--admin", is_flag=True, help="May act for every department.")
+@click.option("--json", "as_json", is_flag=True)
+def departments_add(name: str, admin: bool, as_json: bool) -> None:
+    """Create a department (or add a key to it) and print its key once."""
+    from knowledge.store import Store
+
+    settings = Settings()
+    _, key = Store(settings.data_dir / "policybot.sqlite3").add_department(name, admin)
+    if as_json:
+        echo_json({"name": name, "key": key})
+    else:
+        click.echo(f"部门 {name} 的密钥（只显示这一次，请妥善保存）：\n{key}")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+def serve(host: str, port: int) -> None:
+    """Run the web service (API, web pages, WeChat callback)."""
+    import uvicorn
+
+    from api.app import create_app
+
+    logging.getLogger().setLevel(logging.INFO)
+    uvicorn.run(create_app(Settings()), host=host, port=port)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True)
+def rebuild(as_json: bool) -> None:
+    """Rebuild the search indexes from the database (after changing the embedder)."""
+    import shutil
+
+    settings = Settings()
+    shutil.rmtree(settings.data_dir / "index", ignore_errors=True)
+    kb = open_kb(settings)
+    embedded = embed_with_progress(kb, "重建向量索引")
+    summary = {"passages": len(kb.filters), "embedded": embedded, "embedder": kb.embedder.name}
+    echo_json(summary) if as_json else click.echo(f"索引已重建：{summary}")
+
+
+@main.command("eval")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--k", default=5, show_default=True, type=click.IntRange(1, 50))
+@click.option("--corpus", type=click.Path(exists=True, path_type=Path),
+              help="Evaluate over this corpus, ingested into its own data directory.")
+@click.option("--baseline/--no-baseline", default=True, show_default=True,
+              help="Also report plain BM25 on the same chunks.")
+@click.option("--misses", is_flag=True, help="List the questions with no hit.")
+@click.option("--json", "as_json", is_flag=True)
+def evaluate_command(file: Path, k: int, corpus: Path | None, baseline: bool, misses: bool,
+                     as_json: bool) -> None:
+    """Run a question file and print hit@1, hit@k and MRR."""
+    from knowledge.evaluation import evaluate, load_questions
+    from knowledge.retriever import Retriever
+
+    settings = Settings()
+    if corpus is not None:
+        from knowledge.folder import ingest_paths
+        from knowledge.service import KnowledgeService
+
+        name = corpus.resolve().name
+        settings = settings.model_copy(update={"data_dir": settings.data_dir / "eval" / name})
+        kb = open_kb(settings)
+        _, failures = ingest_paths(KnowledgeService(kb), [corpus])
+        for failure in failures:
+            click.echo(f"失败  {failure.path}: {failure.reason}", err=True)
+        embed_with_progress(kb)
+    else:
+        kb = open_kb(settings)
+    try:
+        questions = load_questions(file)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    systems = {"hybrid": Retriever(kb)}
+    if baseline:
+        systems["bm25"] = Retriever(kb, use_dense=False)
+    report: dict[str, Any] = {"file": str(file), "k": k, "passages": len(kb.filters)}
+    missed: dict[str, list[str]] = {}
+    for label, retriever in systems.items():
+        started = time.monotonic()
+        metrics = evaluate(lambda q, n, r=retriever: r.search(q, k=n, status="all"), questions, k=k)
+        report[label] = {**metrics.as_dict(), "seconds": round(time.monotonic() - started, 1)}
+        missed[label] = metrics.misses
+    if as_json:
+        echo_json(report)
+    else:
+        click.echo(f"{file}  ({report['passages']} passages)")
+        for label in systems:
+            row = report[label]
+            click.echo(f"  {label:7s} n={row['answerable']:4d}  hit@1 {row['hit@1']:.3f}  "
+                       f"hit@{k} {row[f'hit@{k}']:.3f}  MRR {row['mrr']:.3f}  ({row['seconds']} s)")
+    if misses:
+        for q in missed["hybrid"]:
+            click.echo(f"  miss: {q}", err=True)
+
+
+if __name__ == "__main__":
+    main()

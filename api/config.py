@@ -1,0 +1,41 @@
+"""Every setting policybot reads, from the environment or a `.env` file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="POLICYBOT_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Path("./var")
+    embedder: str = "e5-small-bundled"
+    hotline: str = "12345"
+    rate_limit: int = Field(default=60, ge=0, description="requests per minute per client; 0 turns it off")
+    max_upload_bytes: int = 20 * 1024 * 1024
+
+    wechat_token: str | None = None
+    wechat_appid: str | None = None
+    wechat_aes_key: str | None = None
+    wechat_secret: str | None = None
+
+    llm_base_url: str | None = None
+    llm_model: str | None = None
+    llm_api_key: str | None = None
+
+    @field_validator("wechat_aes_key")
+    @classmethod
+    def _aes_key_length(cls, value: str | None) -> str | None:
+        if value is not None and len(value) != 43:
+            raise ValueError("POLICYBOT_WECHAT_AES_KEY must be the 43-character EncodingAESKey")
+        return value
+
+    @field_validator("wechat_token", "wechat_secret", "llm_api_key")
+    @classmethod
+    def _no_placeholders(cls, value: str | None) -> str | None:
+        if value is not None and value.strip().lower() in {"changeme", "change-me", "xxx", "your-token", ""}:
+            raise ValueError("replace the placeholder secret with the real value, or leave it unset")
+        return value

@@ -1,0 +1,214 @@
+"""The knowledge base: the SQLite store plus the indexes derived from it.
+
+Writes go to SQLite first; the lexical index follows at once, the vector index
+as soon as the embeddings are computed (``embed_pending``). Every index change
+is keyed by chunk id, so deleting or repealing a document leaves search at once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from knowledge.embedders import CachedEmbedder, Embedder
+from knowledge.lexical import LexicalIndex
+from knowledge.records import DocumentRecord, InterpretationRecord, passage_text
+from knowledge.store import Store
+from knowledge.vector import FaissVectorIndex, check_meta
+
+logger = logging.getLogger(__name__)
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class ChunkFilter:
+    """Per chunk: what search filters look at."""
+
+    document_id: str
+    status: str
+    departments: frozenset[str]
+    doc_number: str | None
+
+
+class KnowledgeBase:
+    def __init__(self, data_dir: Path, embedder: Embedder) -> None:
+        self.data_dir = data_dir
+        self.store = Store(data_dir / "policybot.sqlite3")
+        self.embedder = CachedEmbedder(embedder, self.store)
+        self.index_path = data_dir / "index" / "vectors.faiss"
+        self.lexical = LexicalIndex()
+        self.vectors = FaissVectorIndex(embedder.dim)
+        self.filters: dict[int, ChunkFilter] = {}
+        self.chunks_by_document: dict[str, list[int]] = {}
+        self.documents_by_number: dict[str, set[str]] = {}
+        self.titles: list[tuple[str, str]] = []  # (document id, title)
+        self.pending: set[int] = set()  # stored chunks whose vectors are not in FAISS yet
+        self._lock = threading.RLock()  # guards the in-memory indexes
+        self._embed_lock = threading.Lock()  # one embedding run at a time
+        self._generation = -1
+        self._load()
+
+    # -- loading and syncing with SQLite ------------------------------------
+
+    def _load(self) -> None:
+        if self.index_path.exists():
+            vectors, meta = FaissVectorIndex.load(self.index_path)
+            check_meta(meta, self.embedder.name, self.embedder.dim)
+            self.vectors = vectors
+            logger.info("loaded %d vectors built at generation %s", len(vectors), meta.get("generation"))
+        self.sync()
+
+    def sync(self) -> None:
+        """Bring the in-memory indexes in line with SQLite (cheap when nothing changed)."""
+        generation = self.store.generation()
+        with self._lock:
+            if generation == self._generation:
+                return
+            self._reload_filters()
+            stored: set[int] = set()
+            for rows in self.store.iter_chunks():
+                for row in rows:
+                    stored.add(row["id"])
+                    if row["id"] not in self.lexical:
+                        self.lexical.add(row["id"], row["tokens"].split())
+            for chunk_id in [i for i in self.lexical.ids() if i not in stored]:
+                self.lexical.remove(chunk_id)
+            in_faiss = {int(i) for i in self.vectors.ids()}
+            stale = np.array(sorted(in_faiss - stored), dtype=np.int64)
+            if len(stale):
+                self.vectors.remove(stale)
+            self.pending = stored - in_faiss
+            self._generation = generation
+        if self.pending:
+            logger.info("%d chunks wait for their vectors", len(self.pending))
+
+    def _reload_filters(self) -> None:
+        filters: dict[int, ChunkFilter] = {}
+        by_document: dict[str, list[int]] = {}
+        by_number: dict[str, set[str]] = {}
+        for row in self.store.chunk_filters():
+            departments = set(json.loads(row["issuers"]))
+            for name in (row["drafting_department"], row["interp_department"]):
+                if name:
+                    departments.add(name)
+            filters[row["id"]] = ChunkFilter(
+                row["document_id"], row["status"], frozenset(departments), row["doc_number"]
+            )
+            by_document.setdefault(row["document_id"], []).append(row["id"])
+            if row["doc_number"]:
+                by_number.setdefault(row["doc_number"], set()).add(row["document_id"])
+        self.filters = filters
+        self.chunks_by_document = by_document
+        self.documents_by_number = by_number
+        self.titles = [(d.id, d.title) for d in self.store.list_documents(status="all")]
+
+    def mark_written(self, chunk_ids: list[int], tokens: list[list[str]]) -> None:
+        """Make freshly stored chunks searchable lexically, and queue their vectors."""
+        with self._lock:
+            for chunk_id, toks in zip(chunk_ids, tokens):
+                self.lexical.add(chunk_id, toks)
+            self.pending.update(chunk_ids)
+            self._reload_filters()
+            self._generation = self.store.generation()
+
+    def forget(self, chunk_ids: list[int]) -> None:
+        """Drop chunks from every index at once (their rows are already gone)."""
+        with self._lock:
+            for chunk_id in chunk_ids:
+                self.lexical.remove(chunk_id)
+                self.pending.discard(chunk_id)
+            if chunk_ids:
+                self.vectors.remove(np.array(chunk_ids, dtype=np.int64))
+            self._reload_filters()
+            self._generation = self.store.generation()
+        self.save()
+
+    def refresh_filters(self) -> None:
+        with self._lock:
+            self._reload_filters()
+            self._generation = self.store.generation()
+
+    # -- vectors ----------------------------------------------------------------
+
+    def embed_pending(self, progress: Progress | None = None, batch: int = 32) -> int:
+        """Compute the vectors still missing; returns how many were added."""
+        with self._embed_lock:
+            with self._lock:
+                todo = sorted(self.pending)
+            done = 0
+            for start in range(0, len(todo), batch):
+                ids = todo[start:start + batch]
+                records = self.store.chunk_records(ids)
+                ids = [i for i in ids if i in records]
+                texts = [passage_text(records[i].header, records[i].text) for i in ids]
+                vectors = self.embedder.embed_documents(texts) if texts else None
+                with self._lock:
+                    # A chunk deleted while we embedded must not come back.
+                    keep = [n for n, i in enumerate(ids) if i in self.pending]
+                    if vectors is not None and keep:
+                        self.vectors.add(np.array([ids[n] for n in keep], dtype=np.int64), vectors[keep])
+                    self.pending.difference_update(ids)
+                done += len(ids)
+                if progress:
+                    progress(done, len(todo))
+            if todo:
+                self.save()
+            return done
+
+    def save(self) -> None:
+        with self._lock:
+            meta: dict[str, Any] = {
+                "embedder": self.embedder.name,
+                "dim": self.embedder.dim,
+                "generation": self._generation,
+                "pending": len(self.pending),
+            }
+            self.vectors.save(self.index_path, meta)
+
+    def rebuild(self, progress: Progress | None = None) -> int:
+        """Throw the derived indexes away and rebuild them from SQLite."""
+        with self._lock:
+            self.lexical = LexicalIndex()
+            self.vectors = FaissVectorIndex(self.embedder.dim)
+            self._generation = -1
+        self.sync()
+        return self.embed_pending(progress)
+
+    # -- filters --------------------------------------------------------------
+
+    def allowed(
+        self, status: str = "current", department: str | None = None, doc_number: str | None = None,
+    ) -> set[int] | None:
+        """Chunk ids that pass the filters, or None when nothing is filtered."""
+        if status == "all" and not department and not doc_number:
+            return None
+        out = set()
+        with self._lock:
+            for chunk_id, f in self.filters.items():
+                if status != "all" and f.status != status:
+                    continue
+                if department and not any(department in d for d in f.departments):
+                    continue
+                if doc_number and f.doc_number != doc_number:
+                    continue
+                out.add(chunk_id)
+        return out
+
+    def interpretation(self, interp_id: str) -> InterpretationRecord | None:
+        return self.store.get_interpretation(interp_id)
+
+    def documents(self, ids: list[str]) -> dict[str, DocumentRecord]:
+        out = {}
+        for doc_id in dict.fromkeys(ids):
+            record = self.store.get_document(doc_id)
+            if record:
+                out[doc_id] = record
+        return out

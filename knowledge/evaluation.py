@@ -1,0 +1,110 @@
+"""Retrieval metrics over a question file (API.md's `policybot eval`).
+
+Three kinds of question line are understood:
+- ``{"q", "gold": [substrings]}``: a hit holds one of the substrings;
+- ``{"q", "gold_articles": ["<law>第N条", ...]}`` (STARD): a hit is that article
+  of that law (with or without the 中华人民共和国 prefix);
+- ``{"q", "answer", "docid"}`` (ncp): a hit holds the start of the answer;
+- ``{"q", "unanswerable": true}``: nothing in the knowledge base answers it.
+"""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from knowledge.retriever import Hit
+
+ANSWER_START = 20  # characters of an ncp answer a passage must hold
+LAW_PREFIX = "中华人民共和国"
+
+
+def norm(text: str) -> str:
+    return "".join(unicodedata.normalize("NFKC", text).split())
+
+
+def load_questions(path: Path) -> list[dict[str, Any]]:
+    questions = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path}:{number}: not a JSON line ({exc.msg})") from exc
+        if not isinstance(item, dict) or not isinstance(item.get("q"), str):
+            raise ValueError(f'{path}:{number}: each line needs a "q" string')
+        questions.append(item)
+    return questions
+
+
+def _law_key(name: str) -> str:
+    name = norm(name)
+    return name[len(LAW_PREFIX):] if name.startswith(LAW_PREFIX) else name
+
+
+def hit_matches(question: dict[str, Any]) -> Callable[[Hit], bool] | None:
+    """A predicate telling whether a hit answers the question; None if unanswerable."""
+    if question.get("unanswerable"):
+        return None
+    if "gold_articles" in question:
+        wanted = {_law_key(g) for g in question["gold_articles"]}
+        return lambda h: bool(h.article) and _law_key(h.document.title + h.article["label"]) in wanted  # type: ignore[index]
+    if "gold" in question:
+        golds = [norm(g) for g in question["gold"] if g]
+        return lambda h: any(g in norm(h.text) for g in golds)
+    if "answer" in question:
+        start = norm(question["answer"])[:ANSWER_START]
+        return lambda h: start in norm(h.text)
+    raise ValueError(f"question has no gold, gold_articles, answer or unanswerable: {question['q']}")
+
+
+@dataclass
+class Metrics:
+    k: int
+    answerable: int = 0
+    unanswerable: int = 0
+    hits_at_1: int = 0
+    hits_at_k: int = 0
+    reciprocal_ranks: float = 0.0
+    misses: list[str] = field(default_factory=list)
+
+    def add(self, rank: int | None, question: str) -> None:
+        self.answerable += 1
+        if rank is None:
+            self.misses.append(question)
+            return
+        self.hits_at_1 += rank == 1
+        self.hits_at_k += rank <= self.k
+        self.reciprocal_ranks += 1.0 / rank
+
+    def as_dict(self) -> dict[str, Any]:
+        n = max(self.answerable, 1)
+        return {
+            "questions": self.answerable + self.unanswerable,
+            "answerable": self.answerable,
+            "hit@1": round(self.hits_at_1 / n, 4),
+            f"hit@{self.k}": round(self.hits_at_k / n, 4),
+            "mrr": round(self.reciprocal_ranks / n, 4),
+        }
+
+
+def evaluate(
+    search: Callable[[str, int], list[Hit]], questions: Iterable[dict[str, Any]], k: int = 5,
+    depth: int = 10,
+) -> Metrics:
+    """Rank of the first hit within ``depth`` results for every answerable question."""
+    metrics = Metrics(k=k)
+    for question in questions:
+        matches = hit_matches(question)
+        if matches is None:
+            metrics.unanswerable += 1
+            continue
+        hits = search(question["q"], max(k, depth))
+        rank = next((n for n, h in enumerate(hits, 1) if matches(h)), None)
+        metrics.add(rank, question["q"])
+    return metrics

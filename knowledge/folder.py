@@ -1,0 +1,123 @@
+"""Ingest files and folders: one transaction per file, so a run can stop
+anywhere and simply be started again (unchanged files are skipped).
+
+A folder may hold a ``manifest.json``: a list of ``{"file", "status",
+"drafting_department", "effective_date", "expiry_date", "url", "interprets"}``
+objects giving what the files themselves do not say.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ingest import IngestError
+from knowledge.errors import Invalid, PolicybotError
+from knowledge.records import Department
+from knowledge.service import IngestOutcome, KnowledgeService
+from knowledge.writer import DocumentMeta
+
+logger = logging.getLogger(__name__)
+
+SUFFIXES = {".txt", ".docx", ".pdf", ".html", ".htm"}
+META_FIELDS = ("title", "doc_number", "issuer", "drafting_department", "publish_date", "effective_date",
+               "expiry_date", "status", "url")
+
+
+@dataclass
+class FileFailure:
+    path: Path
+    reason: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"file": str(self.path), "action": "failed", "error": self.reason}
+
+
+def iter_files(paths: list[Path]) -> Iterator[Path]:
+    for path in paths:
+        if path.is_dir():
+            for child in sorted(path.rglob("*")):
+                if child.is_file() and child.suffix.lower() in SUFFIXES and not child.name.startswith("."):
+                    yield child
+        else:
+            yield path
+
+
+def load_manifest(folder: Path) -> dict[str, dict[str, Any]]:
+    path = folder / "manifest.json"
+    if not path.is_file():
+        return {}
+    try:
+        entries = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise Invalid(f"{path} 不是有效的 JSON：{exc}；请修正或删除该文件。") from exc
+    return {e["file"]: e for e in entries if isinstance(e, dict) and "file" in e}
+
+
+def ingest_paths(
+    service: KnowledgeService,
+    paths: list[Path],
+    actor: Department | None = None,
+    drafting_department: str | None = None,
+    on_result: Callable[[IngestOutcome | FileFailure], None] | None = None,
+) -> tuple[list[IngestOutcome], list[FileFailure]]:
+    """Ingest every readable file; failures are reported, not raised.
+
+    Interpretations whose policy comes later in the run are retried at the end.
+    """
+    outcomes: list[IngestOutcome] = []
+    failures: list[FileFailure] = []
+    manifests: dict[Path, dict[str, dict[str, Any]]] = {}
+    deferred: list[tuple[Path, DocumentMeta, dict[str, Any]]] = []
+
+    def report(item: IngestOutcome | FileFailure) -> None:
+        (outcomes if isinstance(item, IngestOutcome) else failures).append(item)  # type: ignore[arg-type]
+        if on_result:
+            on_result(item)
+
+    def attempt(path: Path, meta: DocumentMeta, entry: dict[str, Any], final: bool) -> None:
+        interprets = None
+        if entry.get("interprets"):
+            interprets = _policy_id_for(service, path.parent / entry["interprets"])
+            if interprets is None and not final:
+                deferred.append((path, meta, entry))  # its policy comes later in this run
+                return
+        try:
+            report(service.ingest_file(path, actor, meta, interprets))
+        except Invalid as exc:
+            if not final and "不在知识库中" in exc.message:
+                deferred.append((path, meta, entry))
+            else:
+                report(FileFailure(path, exc.message))
+        except (IngestError, PolicybotError, OSError) as exc:
+            report(FileFailure(path, str(exc)))
+
+    for path in iter_files(paths):
+        if path.parent not in manifests:
+            manifests[path.parent] = load_manifest(path.parent)
+        entry = manifests[path.parent].get(path.name, {})
+        fields = {name: entry[name] for name in META_FIELDS if entry.get(name)}
+        if drafting_department:
+            fields["drafting_department"] = drafting_department
+        try:
+            meta = DocumentMeta(**fields)
+        except ValueError as exc:
+            report(FileFailure(path, f"manifest.json 中的元数据有误：{exc}"))
+            continue
+        attempt(path, meta, entry, final=False)
+    for path, meta, entry in deferred:
+        attempt(path, meta, entry, final=True)
+    return outcomes, failures
+
+
+def _policy_id_for(service: KnowledgeService, policy_file: Path) -> str | None:
+    """The stored document a manifest's ``interprets`` names, once it is ingested."""
+    rows = service.store.read(
+        "SELECT id FROM documents WHERE parent_id IS NULL AND source_name = ? ORDER BY created_at DESC LIMIT 1",
+        (policy_file.name,),
+    )
+    return rows[0]["id"] if rows else None

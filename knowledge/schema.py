@@ -1,0 +1,107 @@
+"""Named schema migrations for the SQLite store, applied in order, each once."""
+
+from __future__ import annotations
+
+MIGRATIONS: list[tuple[str, str]] = [
+    (
+        "0001_initial",
+        """
+        CREATE TABLE departments (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            is_admin INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL
+        );
+        CREATE TABLE api_keys (
+            id INTEGER PRIMARY KEY,
+            department_id INTEGER NOT NULL REFERENCES departments(id) ON DELETE CASCADE,
+            key_hash TEXT NOT NULL UNIQUE,
+            created_at TEXT NOT NULL,
+            revoked_at TEXT
+        );
+        CREATE TABLE documents (
+            id TEXT PRIMARY KEY,
+            parent_id TEXT REFERENCES documents(id) ON DELETE CASCADE,
+            title TEXT NOT NULL,
+            doc_number TEXT,
+            issuers TEXT NOT NULL DEFAULT '[]',
+            drafting_department TEXT,
+            owner_department_id INTEGER REFERENCES departments(id),
+            publish_date TEXT,
+            effective_date TEXT,
+            expiry_date TEXT,
+            status TEXT NOT NULL DEFAULT 'current',
+            url TEXT,
+            recipients TEXT,
+            source_name TEXT,
+            source_hash TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE INDEX documents_doc_number ON documents(doc_number);
+        CREATE INDEX documents_parent ON documents(parent_id);
+        CREATE INDEX documents_source_hash ON documents(source_hash);
+        CREATE TABLE articles (
+            id INTEGER PRIMARY KEY,
+            document_id TEXT NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+            ordinal INTEGER NOT NULL,
+            label TEXT NOT NULL,
+            path TEXT NOT NULL,
+            text TEXT NOT NULL,
+            lead_units TEXT NOT NULL DEFAULT '[]',
+            responsible_units TEXT NOT NULL DEFAULT '[]'
+        );
+        CREATE INDEX articles_document ON articles(document_id, ordinal);
+        CREATE TABLE interpretations (
+            id TEXT PRIMARY KEY,
+            document_id TEXT NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+            title TEXT NOT NULL,
+            department TEXT NOT NULL,
+            publish_date TEXT,
+            source_name TEXT,
+            source_hash TEXT,
+            owner_department_id INTEGER REFERENCES departments(id),
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX interpretations_document ON interpretations(document_id);
+        CREATE TABLE interpretation_sections (
+            id INTEGER PRIMARY KEY,
+            interpretation_id TEXT NOT NULL REFERENCES interpretations(id) ON DELETE CASCADE,
+            ordinal INTEGER NOT NULL,
+            question TEXT,
+            answer TEXT NOT NULL
+        );
+        CREATE TABLE chunks (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            document_id TEXT NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+            article_id INTEGER REFERENCES articles(id) ON DELETE CASCADE,
+            interpretation_id TEXT REFERENCES interpretations(id) ON DELETE CASCADE,
+            kind TEXT NOT NULL,
+            part INTEGER NOT NULL DEFAULT 0,
+            header TEXT NOT NULL,
+            text TEXT NOT NULL,
+            tokens TEXT NOT NULL
+        );
+        CREATE INDEX chunks_document ON chunks(document_id);
+        CREATE INDEX chunks_interpretation ON chunks(interpretation_id);
+        CREATE TABLE embeddings (
+            key TEXT PRIMARY KEY,
+            dim INTEGER NOT NULL,
+            vector BLOB NOT NULL
+        );
+        CREATE TABLE state (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        );
+        INSERT INTO state(key, value) VALUES ('generation', '0');
+        CREATE TABLE audit_log (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            actor TEXT,
+            action TEXT NOT NULL,
+            target TEXT,
+            detail TEXT
+        );
+        """,
+    ),
+]

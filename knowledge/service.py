@@ -1,0 +1,226 @@
+"""Operations on the knowledge base with their rules: who may change what,
+how uploads are parsed, deduplicated and linked, and what search sees after.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ingest import IngestError, looks_like_interpretation, parse_interpretation, parse_policy, read_bytes
+from ingest.model import ParsedInterpretation
+from knowledge.base import KnowledgeBase
+from knowledge.errors import Forbidden, Invalid, NotFound
+from knowledge.records import STATUSES, Department, DocumentRecord
+from knowledge.writer import DocumentMeta, WriteResult, write_document, write_interpretation
+
+logger = logging.getLogger(__name__)
+
+EDITABLE = ("title", "doc_number", "drafting_department", "publish_date", "effective_date",
+            "expiry_date", "status", "url")
+
+
+@dataclass
+class IngestOutcome:
+    """What happened to one file."""
+
+    source: str
+    action: str  # added | replaced | unchanged
+    kind: str  # policy | interpretation
+    documents: list[DocumentRecord] = field(default_factory=list)
+    articles: int = 0
+    chunks: int = 0
+    interpretation_id: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "file": self.source, "action": self.action, "kind": self.kind,
+            "documents": [d.to_json() for d in self.documents], "articles": self.articles,
+            "chunks": self.chunks, "interpretation_id": self.interpretation_id,
+        }
+
+
+def content_hash(text: str) -> str:
+    return hashlib.sha256("".join(text.split()).encode()).hexdigest()
+
+
+class KnowledgeService:
+    def __init__(self, kb: KnowledgeBase) -> None:
+        self.kb = kb
+        self.store = kb.store
+
+    # -- permissions ----------------------------------------------------------
+
+    def check_can_edit(self, doc: DocumentRecord, actor: Department | None) -> None:
+        """The owning or drafting department, or an admin (None is the local operator)."""
+        if actor is None or actor.is_admin:
+            return
+        if doc.owner_department_id == actor.id or doc.drafting_department == actor.name:
+            return
+        raise Forbidden(f"文件《{doc.title}》属于{doc.drafting_department or '其他部门'}，"
+                        f"{actor.name}无权修改；请联系该部门或管理员。")
+
+    def require(self, doc_id: str) -> DocumentRecord:
+        doc = self.store.get_document(doc_id)
+        if doc is None:
+            raise NotFound(f"找不到文件 {doc_id}；请先用 GET /api/v1/documents 查询文件编号。")
+        return doc
+
+    # -- ingest -----------------------------------------------------------------
+
+    def ingest_file(self, path: Path, actor: Department | None = None, meta: DocumentMeta | None = None,
+                    interprets: str | None = None) -> IngestOutcome:
+        return self.ingest_bytes(path.read_bytes(), path.name, actor, meta, interprets)
+
+    def ingest_bytes(
+        self, data: bytes, filename: str, actor: Department | None = None,
+        meta: DocumentMeta | None = None, interprets: str | None = None,
+    ) -> IngestOutcome:
+        """Parse and store one file; the caller runs ``kb.embed_pending`` after."""
+        text = read_bytes(data, filename)
+        meta = meta or DocumentMeta()
+        if interprets or looks_like_interpretation(text, filename):
+            parsed = parse_interpretation(text, filename)
+            if interprets is None and not (parsed.policy_doc_number or parsed.policy_title):
+                logger.info("%s looks like an interpretation but names no policy; storing as a policy", filename)
+            else:
+                return self.add_interpretation(parsed, actor, document_id=interprets, text=text)
+        return self._ingest_policy(text, filename, actor, meta)
+
+    def _ingest_policy(self, text: str, filename: str, actor: Department | None,
+                       meta: DocumentMeta) -> IngestOutcome:
+        digest = content_hash(text)
+        existing = [d for d in self.store.documents_by_source_hash(digest) if d.parent_id is None]
+        if existing:
+            doc = existing[0]
+            return IngestOutcome(filename, "unchanged", "policy", [doc])
+        parsed = parse_policy(text, filename)
+        if not any(d.articles for d in parsed.walk()):
+            raise IngestError(filename, "没有找到任何正文内容，请检查文件是否为空白或只有页眉页脚")
+        previous = self._previous_version(filename, actor)
+        with self.store.write() as conn:
+            removed: list[int] = []
+            if previous is not None:
+                self.check_can_edit(previous, actor)
+                removed = self.store.chunk_ids_of_documents(self.store.descendants(previous.id))
+                conn.execute("DELETE FROM documents WHERE id = ?", (previous.id,))
+            result = write_document(
+                conn, parsed, meta, actor.id if actor else None, actor.name if actor else None,
+                digest, top_id=previous.id if previous else None,
+            )
+            self.store.audit(conn, actor.name if actor else None,
+                             "document.replace" if previous else "document.add",
+                             result.document_ids[0], {"file": filename})
+        if removed:
+            self.kb.forget(removed)
+        self._after_write(result)
+        documents = [d for d in (self.store.get_document(i) for i in result.document_ids) if d]
+        return IngestOutcome(filename, "replaced" if previous else "added", "policy", documents,
+                             result.articles, len(result.chunks))
+
+    def _previous_version(self, filename: str, actor: Department | None) -> DocumentRecord | None:
+        """An earlier upload of the same file name by the same department: a new version replaces it."""
+        rows = self.store.read(
+            "SELECT id FROM documents WHERE parent_id IS NULL AND source_name = ? "
+            "AND owner_department_id IS ? ORDER BY created_at DESC LIMIT 1",
+            (filename, actor.id if actor else None),
+        )
+        return self.store.get_document(rows[0]["id"]) if rows else None
+
+    def _after_write(self, result: WriteResult) -> None:
+        self.kb.mark_written([c.id for c in result.chunks], [c.tokens for c in result.chunks])
+
+    # -- interpretations -----------------------------------------------------
+
+    def resolve_policy(self, parsed: ParsedInterpretation, document_id: str | None) -> DocumentRecord:
+        if document_id:
+            return self.require(document_id)
+        for number, title in ((parsed.policy_doc_number, None), (None, parsed.policy_title)):
+            found = self.store.find_documents(doc_number=number, title=title)
+            if found:
+                return found[0]
+        named = parsed.policy_doc_number or parsed.policy_title or "（未写明）"
+        raise Invalid(
+            f"解读《{parsed.title}》对应的政策 {named} 不在知识库中；请先上传该政策，"
+            f"或通过 POST /api/v1/documents/{{id}}/interpretations 指定政策编号。"
+        )
+
+    def add_interpretation(
+        self, parsed: ParsedInterpretation, actor: Department | None, document_id: str | None = None,
+        text: str | None = None,
+    ) -> IngestOutcome:
+        policy = self.resolve_policy(parsed, document_id)
+        self.check_can_edit(policy, actor)
+        if not parsed.sections:
+            raise Invalid(f"解读《{parsed.title}》没有正文；请提供解读内容。")
+        digest = content_hash(text) if text else None
+        if digest:
+            rows = self.store.read(
+                "SELECT id FROM interpretations WHERE source_hash = ? AND document_id = ?", (digest, policy.id)
+            )
+            if rows:
+                return IngestOutcome(parsed.source_name or parsed.title, "unchanged", "interpretation",
+                                     [policy], interpretation_id=rows[0]["id"])
+        department = parsed.department or policy.drafting_department or (actor.name if actor else None)
+        with self.store.write() as conn:
+            interp_id, result = write_interpretation(
+                conn, parsed, policy.id, department or "未注明", actor.id if actor else None, digest,
+            )
+            self.store.audit(conn, actor.name if actor else None, "interpretation.add", interp_id,
+                             {"document_id": policy.id})
+        self._after_write(result)
+        return IngestOutcome(parsed.source_name or parsed.title, "added", "interpretation", [policy],
+                             chunks=len(result.chunks), interpretation_id=interp_id)
+
+    # -- documents -------------------------------------------------------------
+
+    def update_document(self, doc_id: str, changes: dict[str, Any], actor: Department | None) -> DocumentRecord:
+        doc = self.require(doc_id)
+        self.check_can_edit(doc, actor)
+        unknown = set(changes) - set(EDITABLE)
+        if unknown:
+            raise Invalid(f"不能修改字段 {', '.join(sorted(unknown))}；可修改的字段：{', '.join(EDITABLE)}。")
+        if "status" in changes and changes["status"] not in STATUSES:
+            raise Invalid(f"status 只能是 {' / '.join(STATUSES)}。")
+        if not changes:
+            return doc
+        with self.store.write() as conn:
+            sets = ", ".join(f"{name} = ?" for name in changes)
+            conn.execute(f"UPDATE documents SET {sets}, updated_at = datetime('now') WHERE id = ?",
+                         (*changes.values(), doc_id))
+            if "status" in changes:
+                # The documents a notice prints share its fate in this knowledge base.
+                for child in self.store.descendants(doc_id)[1:]:
+                    conn.execute("UPDATE documents SET status = ? WHERE id = ?", (changes["status"], child))
+            self.store.audit(conn, actor.name if actor else None, "document.update", doc_id, changes)
+        self.kb.refresh_filters()
+        return self.require(doc_id)
+
+    def delete_document(self, doc_id: str, actor: Department | None) -> None:
+        doc = self.require(doc_id)
+        self.check_can_edit(doc, actor)
+        chunk_ids = self.store.chunk_ids_of_documents(self.store.descendants(doc_id))
+        with self.store.write() as conn:
+            conn.execute("DELETE FROM documents WHERE id = ?", (doc_id,))
+            self.store.audit(conn, actor.name if actor else None, "document.delete", doc_id,
+                             {"title": doc.title})
+        self.kb.forget(chunk_ids)
+
+    def document_detail(self, doc_id: str) -> dict[str, Any]:
+        doc = self.require(doc_id)
+        out = doc.to_json()
+        out["articles"] = [
+            {k: a[k] for k in ("label", "path", "text", "responsible_units", "lead_units")}
+            for a in self.store.articles(doc_id)
+        ]
+        out["children"] = [
+            d.to_json() for d in self.store.list_documents(status="all") if d.parent_id == doc_id
+        ]
+        out["interpretations"] = [
+            {**i.to_json(), "sections": self.store.interpretation_sections(i.id)}
+            for i in self.store.interpretations(doc_id)
+        ]
+        return out

@@ -1,0 +1,322 @@
+"""SQLite store: the source of truth for everything policybot knows.
+
+WAL mode, one writer at a time (a process lock plus ``BEGIN IMMEDIATE``), and a
+``generation`` counter bumped by every write so derived indexes can tell
+whether they are stale.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import secrets
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from knowledge.records import ChunkRecord, Department, DocumentRecord, InterpretationRecord
+from knowledge.schema import MIGRATIONS
+
+logger = logging.getLogger(__name__)
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+class Store:
+    """Typed access to the SQLite database; safe to share between threads."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._write_lock = threading.RLock()
+        self._migrate()
+
+    # -- connections and transactions -------------------------------------
+
+    def _conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute("PRAGMA busy_timeout=30000")
+            self._local.conn = conn
+        return conn
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction; commits and bumps the generation on success."""
+        with self._write_lock:
+            conn = self._conn()
+            if conn.in_transaction:  # nested use joins the outer transaction
+                yield conn
+                return
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+                conn.execute(
+                    "UPDATE state SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'"
+                )
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+    def read(self, sql: str, params: tuple[Any, ...] | list[Any] = ()) -> list[sqlite3.Row]:
+        return self._conn().execute(sql, params).fetchall()
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    def _migrate(self) -> None:
+        conn = self._conn()
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
+        )
+        applied = {row["name"] for row in conn.execute("SELECT name FROM migrations")}
+        for name, sql in MIGRATIONS:
+            if name in applied:
+                continue
+            logger.info("applying migration %s", name)
+            with self._write_lock:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    for statement in sql.split(";"):
+                        if statement.strip():
+                            conn.execute(statement)
+                    conn.execute("INSERT INTO migrations VALUES (?, ?)", (name, now()))
+                    conn.execute("COMMIT")
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+
+    def generation(self) -> int:
+        row = self.read("SELECT value FROM state WHERE key = 'generation'")[0]
+        return int(row["value"])
+
+    def audit(
+        self, conn: sqlite3.Connection, actor: str | None, action: str, target: str | None,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        conn.execute(
+            "INSERT INTO audit_log(at, actor, action, target, detail) VALUES (?, ?, ?, ?, ?)",
+            (now(), actor, action, target, json.dumps(detail or {}, ensure_ascii=False)),
+        )
+
+    # -- departments and keys ---------------------------------------------
+
+    def add_department(self, name: str, admin: bool = False) -> tuple[Department, str]:
+        """Create a department (or reuse it) and issue a new key, returned once."""
+        key = "pb_" + secrets.token_urlsafe(24)
+        with self.write() as conn:
+            conn.execute(
+                "INSERT INTO departments(name, is_admin, created_at) VALUES (?, ?, ?) "
+                "ON CONFLICT(name) DO UPDATE SET is_admin = MAX(is_admin, excluded.is_admin)",
+                (name, int(admin), now()),
+            )
+            row = conn.execute("SELECT * FROM departments WHERE name = ?", (name,)).fetchone()
+            conn.execute(
+                "INSERT INTO api_keys(department_id, key_hash, created_at) VALUES (?, ?, ?)",
+                (row["id"], hash_key(key), now()),
+            )
+            self.audit(conn, None, "department.key_issued", name)
+        return Department(row["id"], row["name"], bool(row["is_admin"])), key
+
+    def ensure_department(self, name: str) -> Department:
+        """The department of that name, created without a key if new."""
+        rows = self.read("SELECT * FROM departments WHERE name = ?", (name,))
+        if not rows:
+            with self.write() as conn:
+                conn.execute(
+                    "INSERT OR IGNORE INTO departments(name, is_admin, created_at) VALUES (?, 0, ?)", (name, now())
+                )
+            rows = self.read("SELECT * FROM departments WHERE name = ?", (name,))
+        return Department(rows[0]["id"], rows[0]["name"], bool(rows[0]["is_admin"]))
+
+    def department_for_key(self, key: str) -> Department | None:
+        rows = self.read(
+            "SELECT d.* FROM api_keys k JOIN departments d ON d.id = k.department_id "
+            "WHERE k.key_hash = ? AND k.revoked_at IS NULL",
+            (hash_key(key),),
+        )
+        if not rows:
+            return None
+        return Department(rows[0]["id"], rows[0]["name"], bool(rows[0]["is_admin"]))
+
+    def department_name(self, department_id: int | None) -> str | None:
+        if department_id is None:
+            return None
+        rows = self.read("SELECT name FROM departments WHERE id = ?", (department_id,))
+        return rows[0]["name"] if rows else None
+
+    # -- documents ----------------------------------------------------------
+
+    def get_document(self, doc_id: str) -> DocumentRecord | None:
+        rows = self.read("SELECT * FROM documents WHERE id = ?", (doc_id,))
+        return DocumentRecord.from_row(rows[0]) if rows else None
+
+    def list_documents(self, status: str | None = None, title_like: str | None = None) -> list[DocumentRecord]:
+        sql, params = "SELECT * FROM documents WHERE 1=1", []
+        if status and status != "all":
+            sql += " AND status = ?"
+            params.append(status)
+        if title_like:
+            sql += " AND (instr(title, ?) > 0 OR instr(coalesce(doc_number, ''), ?) > 0)"
+            params += [title_like, title_like]
+        sql += " ORDER BY coalesce(publish_date, '') DESC, created_at DESC"
+        return [DocumentRecord.from_row(r) for r in self.read(sql, params)]
+
+    def documents_by_source_hash(self, source_hash: str) -> list[DocumentRecord]:
+        rows = self.read("SELECT * FROM documents WHERE source_hash = ? ORDER BY created_at", (source_hash,))
+        return [DocumentRecord.from_row(r) for r in rows]
+
+    def find_documents(self, doc_number: str | None = None, title: str | None = None) -> list[DocumentRecord]:
+        if doc_number:
+            rows = self.read("SELECT * FROM documents WHERE doc_number = ?", (doc_number,))
+        elif title:
+            rows = self.read("SELECT * FROM documents WHERE title = ?", (title,))
+        else:
+            return []
+        return [DocumentRecord.from_row(r) for r in rows]
+
+    def descendants(self, doc_id: str) -> list[str]:
+        rows = self.read(
+            "WITH RECURSIVE sub(id) AS (SELECT ? UNION ALL "
+            "SELECT d.id FROM documents d JOIN sub ON d.parent_id = sub.id) SELECT id FROM sub",
+            (doc_id,),
+        )
+        return [r["id"] for r in rows]
+
+    def chunk_ids_of_documents(self, doc_ids: list[str]) -> list[int]:
+        marks = ",".join("?" * len(doc_ids))
+        rows = self.read(f"SELECT id FROM chunks WHERE document_id IN ({marks})", doc_ids)
+        return [r["id"] for r in rows]
+
+    def articles(self, doc_id: str) -> list[dict[str, Any]]:
+        rows = self.read("SELECT * FROM articles WHERE document_id = ? ORDER BY ordinal", (doc_id,))
+        return [
+            {
+                "label": r["label"],
+                "path": json.loads(r["path"]),
+                "text": r["text"],
+                "lead_units": json.loads(r["lead_units"]),
+                "responsible_units": list(
+                    dict.fromkeys(json.loads(r["lead_units"]) + json.loads(r["responsible_units"]))
+                ),
+            }
+            for r in rows
+        ]
+
+    def count_articles(self, doc_ids: list[str]) -> int:
+        marks = ",".join("?" * len(doc_ids))
+        return int(self.read(f"SELECT count(*) AS n FROM articles WHERE document_id IN ({marks})", doc_ids)[0]["n"])
+
+    # -- interpretations ----------------------------------------------------
+
+    def interpretations(self, doc_id: str) -> list[InterpretationRecord]:
+        rows = self.read(
+            "SELECT * FROM interpretations WHERE document_id = ? ORDER BY created_at", (doc_id,)
+        )
+        return [InterpretationRecord.from_row(r) for r in rows]
+
+    def get_interpretation(self, interp_id: str) -> InterpretationRecord | None:
+        rows = self.read("SELECT * FROM interpretations WHERE id = ?", (interp_id,))
+        return InterpretationRecord.from_row(rows[0]) if rows else None
+
+    def interpretation_sections(self, interp_id: str) -> list[dict[str, Any]]:
+        rows = self.read(
+            "SELECT question, answer FROM interpretation_sections WHERE interpretation_id = ? ORDER BY ordinal",
+            (interp_id,),
+        )
+        return [{"question": r["question"], "answer": r["answer"]} for r in rows]
+
+    # -- chunks ---------------------------------------------------------------
+
+    def chunk_records(self, ids: list[int]) -> dict[int, ChunkRecord]:
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = self.read(
+            f"SELECT c.id, c.document_id, c.kind, c.header, c.text, c.interpretation_id, "
+            f"a.label, a.path FROM chunks c LEFT JOIN articles a ON a.id = c.article_id "
+            f"WHERE c.id IN ({marks})",
+            ids,
+        )
+        return {
+            r["id"]: ChunkRecord(
+                id=r["id"], document_id=r["document_id"], kind=r["kind"], header=r["header"],
+                text=r["text"], article_label=r["label"],
+                article_path=json.loads(r["path"]) if r["path"] is not None else None,
+                interpretation_id=r["interpretation_id"],
+            )
+            for r in rows
+        }
+
+    def iter_chunks(self, batch: int = 2000) -> Iterator[list[sqlite3.Row]]:
+        """All chunks in id order, in batches, for rebuilding derived indexes."""
+        last = 0
+        while True:
+            rows = self.read(
+                "SELECT id, document_id, header, text, tokens FROM chunks WHERE id > ? ORDER BY id LIMIT ?",
+                (last, batch),
+            )
+            if not rows:
+                return
+            yield rows
+            last = rows[-1]["id"]
+
+    def chunk_filters(self) -> list[sqlite3.Row]:
+        """Per chunk: what search filters look at (status, departments, 文号)."""
+        return self.read(
+            "SELECT c.id, d.id AS document_id, d.status, d.drafting_department, d.issuers, "
+            "d.doc_number, d.expiry_date, i.department AS interp_department "
+            "FROM chunks c JOIN documents d ON d.id = c.document_id "
+            "LEFT JOIN interpretations i ON i.id = c.interpretation_id"
+        )
+
+    # -- embedding cache (knowledge.embedders.EmbeddingCache) -----------------
+
+    def get_many(self, keys: list[str]) -> dict[str, np.ndarray]:
+        out: dict[str, np.ndarray] = {}
+        for start in range(0, len(keys), 500):
+            part = keys[start:start + 500]
+            marks = ",".join("?" * len(part))
+            for r in self.read(f"SELECT key, vector FROM embeddings WHERE key IN ({marks})", part):
+                out[r["key"]] = np.frombuffer(r["vector"], dtype=np.float32)
+        return out
+
+    def put_many(self, items: dict[str, np.ndarray]) -> None:
+        if not items:
+            return
+        # The cache is not part of the knowledge itself: no generation bump.
+        with self._write_lock:
+            conn = self._conn()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.executemany(
+                    "INSERT OR REPLACE INTO embeddings(key, dim, vector) VALUES (?, ?, ?)",
+                    [(k, int(v.shape[0]), np.asarray(v, dtype=np.float32).tobytes()) for k, v in items.items()],
+                )
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise

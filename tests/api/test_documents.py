@@ -1,0 +1,201 @@
+"""The documents endpoints of API.md against the real app, store and indexes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.paths import SEEDS
+
+POLICY = """青川市民政局关于提高城乡最低生活保障标准的通知
+青民发〔2025〕3号
+各县（市、区）民政局：
+为保障困难群众基本生活，现就提高最低生活保障标准通知如下。
+一、提高保障标准
+（一）城市低保标准。城市最低生活保障标准由每人每月780元提高到820元。（牵头单位：市民政局；责任单位：各县（市、区）人民政府）
+（二）农村低保标准。农村最低生活保障标准由每人每年6800元提高到7200元。（牵头单位：市民政局）
+二、工作要求
+（一）按时发放。各地要于2025年3月底前按新标准发放到位。（责任单位：各县（市、区）民政局）
+青川市民政局
+2025年1月10日
+"""
+
+
+def auth(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+@pytest.fixture
+def keys(kb) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    return {
+        "civil": kb.store.add_department("青川市民政局")[1],
+        "health": kb.store.add_department("青川市卫生健康委员会")[1],
+        "admin": kb.store.add_department("青川市人民政府办公室", admin=True)[1],
+    }
+
+
+def upload(client, key: str, text: str = POLICY, name: str = "dibao.txt", **form: str):  # type: ignore[no-untyped-def]
+    return client.post("/api/v1/documents", headers=auth(key),
+                       files={"file": (name, text.encode("utf-8"), "text/plain")}, data=form)
+
+
+def test_healthz(client) -> None:  # type: ignore[no-untyped-def]
+    assert client.get("/healthz").json() == {"status": "ok"}
+
+
+def test_upload_requires_a_valid_key(client) -> None:  # type: ignore[no-untyped-def]
+    files = {"file": ("a.txt", POLICY.encode(), "text/plain")}
+    missing = client.post("/api/v1/documents", files=files)
+    assert missing.status_code == 401
+    assert "密钥" in missing.json()["detail"]
+    wrong = client.post("/api/v1/documents", files=files, headers=auth("pb_not-a-key"))
+    assert wrong.status_code == 401
+
+
+def test_upload_parses_and_is_searchable_at_once(client, keys) -> None:  # type: ignore[no-untyped-def]
+    response = upload(client, keys["civil"])
+    assert response.status_code == 201, response.text
+    doc = response.json()
+    assert doc["doc_number"] == "青民发〔2025〕3号"
+    assert doc["drafting_department"] == "青川市民政局"
+    assert doc["publish_date"] == "2025-01-10"
+    assert doc["status"] == "current"
+    assert doc["articles"] == 3
+    # Lexical search serves it before any vector exists.
+    found = client.get("/api/v1/search", params={"q": "农村低保标准每年多少"}).json()["results"]
+    assert found and "7200元" in found[0]["text"]
+    assert found[0]["document"]["id"] == doc["id"]
+    assert found[0]["article"]["path"][-1] == found[0]["article"]["label"]
+    detail = client.get(f"/api/v1/documents/{doc['id']}").json()
+    units = [a["responsible_units"] for a in detail["articles"]]
+    assert ["市民政局", "各县（市、区）人民政府"] in units
+    assert "各县（市、区）民政局：" not in " ".join(a["text"] for a in detail["articles"])
+
+
+def test_upload_form_fields_override_parsed_metadata(client, keys) -> None:  # type: ignore[no-untyped-def]
+    doc = upload(client, keys["civil"], drafting_department="青川市财政局", status="amended",
+                 publish_date="2025-01-11").json()
+    assert doc["drafting_department"] == "青川市财政局"
+    assert doc["status"] == "amended"
+    assert doc["publish_date"] == "2025-01-11"
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "status"),
+    [
+        ("policy.exe", b"MZ\x90\x00", 415),
+        ("empty.txt", b"   \n\n", 422),
+        ("binary.txt", bytes(range(256)) * 4, 422),
+    ],
+)
+def test_bad_uploads_say_what_is_wrong(client, keys, name, data, status) -> None:  # type: ignore[no-untyped-def]
+    response = client.post("/api/v1/documents", headers=auth(keys["civil"]), files={"file": (name, data)})
+    assert response.status_code == status, response.text
+    assert name in response.json()["detail"]
+    assert client.get("/api/v1/documents").json()["documents"] == []
+
+
+def test_oversized_upload_is_413(client, keys) -> None:  # type: ignore[no-untyped-def]
+    client.app.state.settings.max_upload_bytes = 1000
+    response = upload(client, keys["civil"], POLICY * 5)
+    assert response.status_code == 413
+    assert "MB" in response.json()["detail"] or "上限" in response.json()["detail"]
+
+
+def test_only_the_owning_department_may_change_a_document(client, keys) -> None:  # type: ignore[no-untyped-def]
+    doc = upload(client, keys["civil"]).json()
+    url = f"/api/v1/documents/{doc['id']}"
+    assert client.patch(url, json={"status": "repealed"}).status_code == 401
+    forbidden = client.patch(url, json={"status": "repealed"}, headers=auth(keys["health"]))
+    assert forbidden.status_code == 403
+    assert "无权" in forbidden.json()["detail"]
+    assert client.delete(url, headers=auth(keys["health"])).status_code == 403
+    assert client.patch(url, json={"status": "gone"}, headers=auth(keys["civil"])).status_code == 422
+    assert client.patch(url, json={"colour": "red"}, headers=auth(keys["civil"])).status_code == 422
+    assert client.patch(url, json={"expiry_date": "2026-12-31"}, headers=auth(keys["admin"])).status_code == 200
+    assert client.get(url).json()["expiry_date"] == "2026-12-31"
+
+
+def test_repeal_and_delete_take_effect_in_search_at_once(client, keys, kb) -> None:  # type: ignore[no-untyped-def]
+    doc = upload(client, keys["civil"]).json()
+    client.app.state.indexer.wait_idle(60)
+    assert len(kb.vectors) > 0
+    query = {"q": "城市低保标准提高到多少"}
+    assert client.get("/api/v1/search", params=query).json()["results"]
+    url = f"/api/v1/documents/{doc['id']}"
+    patched = client.patch(url, json={"status": "repealed"}, headers=auth(keys["civil"]))
+    assert patched.json()["status"] == "repealed"
+    assert client.get("/api/v1/search", params=query).json()["results"] == []
+    repealed = client.get("/api/v1/search", params={**query, "status": "all"}).json()["results"]
+    assert repealed and repealed[0]["document"]["status"] == "repealed"
+    assert client.delete(url, headers=auth(keys["civil"])).status_code == 204
+    assert client.get("/api/v1/search", params={**query, "status": "all"}).json()["results"] == []
+    assert len(kb.vectors) == 0 and len(kb.lexical) == 0
+    assert client.get(url).status_code == 404
+    assert client.delete(url, headers=auth(keys["civil"])).status_code == 404
+
+
+def test_forwarding_notice_keeps_each_document(client, keys) -> None:  # type: ignore[no-untyped-def]
+    seed = next(SEEDS.glob("004_*.txt"))
+    response = upload(client, keys["admin"], seed.read_text(encoding="utf-8"), name=seed.name)
+    assert response.status_code == 201, response.text
+    docs = response.json()["documents"]
+    numbers = [d["doc_number"] for d in docs]
+    assert numbers == ["江府办〔2018〕14号", "粤府办〔2018〕19号", "国办发〔2018〕23号"]
+    assert docs[1]["parent_id"] == docs[0]["id"] and docs[2]["parent_id"] == docs[1]["id"]
+    hits = client.get("/api/v1/search", params={"q": "国办发〔2018〕23号"}).json()["results"]
+    assert hits and all(h["document"]["doc_number"] == "国办发〔2018〕23号" for h in hits[:5])
+    filtered = client.get("/api/v1/search", params={"q": "舆情回应", "doc_number": "粤府办〔2018〕19号"})
+    assert {h["document"]["doc_number"] for h in filtered.json()["results"]} == {"粤府办〔2018〕19号"}
+
+
+def test_interpretations_by_json_and_file(client, keys) -> None:  # type: ignore[no-untyped-def]
+    doc = upload(client, keys["civil"]).json()
+    url = f"/api/v1/documents/{doc['id']}/interpretations"
+    body = {"title": "低保标准调整政策解读", "text": "问：城市低保标准提高了多少？\n答：每人每月提高40元，达到820元。",
+            "publish_date": "2025-01-12"}
+    assert client.post(url, json=body, headers=auth(keys["health"])).status_code == 403
+    created = client.post(url, json=body, headers=auth(keys["civil"]))
+    assert created.status_code == 201, created.text
+    assert created.json()["department"] == "青川市民政局"
+    assert created.json()["sections"] == 1
+    text = "低保政策问答\n解读部门：青川市民政局\n问：农村低保怎么申请？\n答：向户籍所在地乡镇人民政府提出书面申请。\n"
+    uploaded = client.post(url, headers=auth(keys["civil"]),
+                           files={"file": ("问答.txt", text.encode("gb18030"), "text/plain")})
+    assert uploaded.status_code == 201, uploaded.text
+    hits = client.get("/api/v1/search", params={"q": "农村低保怎么申请"}).json()["results"]
+    top = hits[0]
+    assert top["kind"] == "interpretation"
+    assert top["interpretation"]["department"] == "青川市民政局"
+    assert top["document"]["id"] == doc["id"]
+    detail = client.get(f"/api/v1/documents/{doc['id']}").json()
+    assert len(detail["interpretations"]) == 2
+    missing = client.post("/api/v1/documents/nope/interpretations", json=body, headers=auth(keys["admin"]))
+    assert missing.status_code == 404
+
+
+def test_search_validates_parameters(client) -> None:  # type: ignore[no-untyped-def]
+    assert client.get("/api/v1/search", params={"q": ""}).status_code == 422
+    assert client.get("/api/v1/search", params={"q": "x" * 501}).status_code == 422
+    assert client.get("/api/v1/search", params={"q": "低保", "k": 0}).status_code == 422
+    assert client.get("/api/v1/search", params={"q": "低保", "status": "bogus"}).status_code == 422
+    ok = client.get("/api/v1/search", params={"q": "低保"})
+    assert ok.status_code == 200 and ok.json() == {"query": "低保", "results": []}
+
+
+def test_chinese_is_not_escaped(client, keys) -> None:  # type: ignore[no-untyped-def]
+    upload(client, keys["civil"])
+    raw = client.get("/api/v1/documents").content.decode("utf-8")
+    assert "青川市民政局" in raw and "\\u" not in raw
+
+
+def test_reupload_of_same_file_is_unchanged_and_new_version_replaces(client, keys, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    first = upload(client, keys["civil"]).json()
+    again = upload(client, keys["civil"]).json()
+    assert again["action"] == "unchanged" and again["id"] == first["id"]
+    changed = upload(client, keys["civil"], POLICY.replace("820元", "850元")).json()
+    assert changed["action"] == "replaced" and changed["id"] == first["id"]
+    hits = client.get("/api/v1/search", params={"q": "城市低保标准"}).json()["results"]
+    assert any("850元" in h["text"] for h in hits)
+    assert not any("820元" in h["text"] for h in hits)
