@@ -87,7 +87,7 @@ def ingest_paths(
                 deferred.append((path, meta, entry))  # its policy comes later in this run
                 return
         try:
-            report(service.ingest_file(path, actor, meta, interprets))
+            report(service.ingest_file(path, actor, meta, interprets, fallback=final))
         except Invalid as exc:
             if not final and "不在知识库中" in exc.message:
                 deferred.append((path, meta, entry))

@@ -72,22 +72,33 @@ class KnowledgeService:
     # -- ingest -----------------------------------------------------------------
 
     def ingest_file(self, path: Path, actor: Department | None = None, meta: DocumentMeta | None = None,
-                    interprets: str | None = None) -> IngestOutcome:
-        return self.ingest_bytes(path.read_bytes(), path.name, actor, meta, interprets)
+                    interprets: str | None = None, kind: str = "auto", fallback: bool = True) -> IngestOutcome:
+        return self.ingest_bytes(path.read_bytes(), path.name, actor, meta, interprets, kind, fallback)
 
     def ingest_bytes(
         self, data: bytes, filename: str, actor: Department | None = None,
-        meta: DocumentMeta | None = None, interprets: str | None = None,
+        meta: DocumentMeta | None = None, interprets: str | None = None, kind: str = "auto",
+        fallback: bool = True,
     ) -> IngestOutcome:
-        """Parse and store one file; the caller runs ``kb.embed_pending`` after."""
+        """Parse and store one file; the caller runs ``kb.embed_pending`` after.
+
+        ``kind`` "auto" tells an interpretation from a policy by its text; an
+        interpretation whose policy is not in the knowledge base is kept as a
+        policy when ``fallback`` is set (losing the text would be worse).
+        """
         text = read_bytes(data, filename)
         meta = meta or DocumentMeta()
-        if interprets or looks_like_interpretation(text, filename):
+        if kind == "interpretation" or interprets or (kind == "auto" and looks_like_interpretation(text, filename)):
             parsed = parse_interpretation(text, filename)
-            if interprets is None and not (parsed.policy_doc_number or parsed.policy_title):
-                logger.info("%s looks like an interpretation but names no policy; storing as a policy", filename)
+            try:
+                policy = self.resolve_policy(parsed, interprets)
+            except Invalid:
+                if kind == "interpretation" or interprets or not fallback:
+                    raise
+                logger.info("%s reads like an interpretation of a policy we do not hold; stored as a policy",
+                            filename)
             else:
-                return self.add_interpretation(parsed, actor, document_id=interprets, text=text)
+                return self.add_interpretation(parsed, actor, document_id=policy.id, text=text)
         return self._ingest_policy(text, filename, actor, meta)
 
     def _ingest_policy(self, text: str, filename: str, actor: Department | None,
@@ -144,7 +155,7 @@ class KnowledgeService:
                 return found[0]
         named = parsed.policy_doc_number or parsed.policy_title or "（未写明）"
         raise Invalid(
-            f"解读《{parsed.title}》对应的政策 {named} 不在知识库中；请先上传该政策，"
+            f"解读《{parsed.title[:60]}》对应的政策 {named[:60]} 不在知识库中；请先上传该政策，"
             f"或通过 POST /api/v1/documents/{{id}}/interpretations 指定政策编号。"
         )
 

@@ -47,9 +47,7 @@ def upload_document(
     meta = DocumentMeta(title=title, doc_number=doc_number, issuer=issuer,
                         drafting_department=drafting_department, publish_date=publish_date,
                         status=status, url=url)
-    outcome = service.ingest_bytes(data, name, department, meta, interprets=None)
-    if outcome.kind != "policy":
-        raise Invalid(f"{name} 是一份政策解读：请用 POST /api/v1/documents/{{id}}/interpretations 上传。")
+    outcome = service.ingest_bytes(data, name, department, meta, kind="policy")
     indexer.notify()
     top = outcome.documents[0]
     return {**top.to_json(), "articles": outcome.articles, "action": outcome.action,
