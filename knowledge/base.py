@@ -110,6 +110,14 @@ class KnowledgeBase:
         self.documents_by_number = by_number
         self.titles = [(d.id, d.title) for d in self.store.list_documents(status="all")]
 
+    def _caught_up_to_own_write(self) -> None:
+        """After applying our own write: claim its generation only if nothing else
+        (another worker, another thread) committed in between; else the next
+        ``sync`` must still pick those writes up."""
+        committed = self.store.committed_generation()
+        if committed is not None and self._generation in (committed - 1, committed):
+            self._generation = committed
+
     def mark_written(self, chunk_ids: list[int], tokens: list[list[str]]) -> None:
         """Make freshly stored chunks searchable lexically, and queue their vectors."""
         with self._lock:
@@ -117,7 +125,7 @@ class KnowledgeBase:
                 self.lexical.add(chunk_id, toks)
             self.pending.update(chunk_ids)
             self._reload_filters()
-            self._generation = self.store.generation()
+            self._caught_up_to_own_write()
 
     def forget(self, chunk_ids: list[int]) -> None:
         """Drop chunks from every index at once (their rows are already gone)."""
@@ -128,13 +136,13 @@ class KnowledgeBase:
             if chunk_ids:
                 self.vectors.remove(np.array(chunk_ids, dtype=np.int64))
             self._reload_filters()
-            self._generation = self.store.generation()
+            self._caught_up_to_own_write()
         self.save()
 
     def refresh_filters(self) -> None:
         with self._lock:
             self._reload_filters()
-            self._generation = self.store.generation()
+            self._caught_up_to_own_write()
 
     # -- vectors ----------------------------------------------------------------
 

@@ -73,7 +73,9 @@ class Store:
                 conn.execute(
                     "UPDATE state SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'"
                 )
+                committed = self.generation()
                 conn.execute("COMMIT")
+                self._local.committed = committed
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
@@ -112,6 +114,11 @@ class Store:
     def generation(self) -> int:
         row = self.read("SELECT value FROM state WHERE key = 'generation'")[0]
         return int(row["value"])
+
+    def committed_generation(self) -> int | None:
+        """The generation this thread's last write transaction committed."""
+        committed: int | None = getattr(self._local, "committed", None)
+        return committed
 
     def audit(
         self, conn: sqlite3.Connection, actor: str | None, action: str, target: str | None,
