@@ -151,8 +151,14 @@ class KnowledgeService:
             return self.require(document_id)
         for number, title in ((parsed.policy_doc_number, None), (None, parsed.policy_title)):
             found = self.store.find_documents(doc_number=number, title=title)
-            if found:
+            if len(found) == 1:
                 return found[0]
+            if found:  # e.g. two years' notices under one title: never guess
+                listed = "；".join(f"《{d.title[:60]}》{d.doc_number or ''}（编号 {d.id}）" for d in found[:5])
+                raise Invalid(
+                    f"解读《{parsed.title[:60]}》所指的政策 {(number or title or '')[:60]} 对应 {len(found)} 份文件："
+                    f"{listed}。请在解读中写明文号，或通过 POST /api/v1/documents/{{id}}/interpretations 指定政策编号。"
+                )
         named = parsed.policy_doc_number or parsed.policy_title or "（未写明）"
         raise Invalid(
             f"解读《{parsed.title[:60]}》对应的政策 {named[:60]} 不在知识库中；请先上传该政策，"
