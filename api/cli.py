@@ -179,9 +179,16 @@ def rebuild(as_json: bool) -> None:
 def evaluate_command(file: Path, k: int, corpus: Path | None, baseline: bool, misses: bool,
                      as_json: bool) -> None:
     """Run a question file and print hit@1, hit@k and MRR."""
-    from knowledge.evaluation import evaluate, load_questions
+    from knowledge.evaluation import evaluate, hit_matches, load_questions
     from knowledge.retriever import Retriever
 
+    # A broken question file should fail in a second, before any model loads or corpus is ingested.
+    try:
+        questions = load_questions(file)
+        for question in questions:
+            hit_matches(question)
+    except ValueError as exc:
+        raise click.ClickException(f"{file}: {exc}" if str(file) not in str(exc) else str(exc)) from exc
     settings = Settings()
     if corpus is not None:
         from knowledge.folder import ingest_paths
@@ -196,10 +203,6 @@ def evaluate_command(file: Path, k: int, corpus: Path | None, baseline: bool, mi
         embed_with_progress(kb)
     else:
         kb = open_kb(settings)
-    try:
-        questions = load_questions(file)
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from exc
     systems = {"hybrid": Retriever(kb)}
     if baseline:
         systems["bm25"] = Retriever(kb, use_dense=False)
