@@ -1,0 +1,216 @@
+"""The `policybot` command line of API.md, run through click's CliRunner
+against a real data directory (SQLite, FAISS, MiniLM)."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from api.cli import main
+from knowledge.store import Store
+from tests.conftest import TEST_EMBEDDER
+from tests.paths import SAMPLES
+
+POLICY = """青川市民政局关于提高城乡最低生活保障标准的通知
+青民发〔2025〕3号
+各县（市、区）民政局：
+为保障困难群众基本生活，现就提高最低生活保障标准通知如下。
+一、提高保障标准
+（一）城市低保标准。城市最低生活保障标准由每人每月780元提高到820元。（牵头单位：市民政局）
+（二）农村低保标准。农村最低生活保障标准由每人每年6800元提高到7200元。（牵头单位：市民政局）
+青川市民政局
+2025年1月10日
+"""
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def run(data_dir: Path, *args: str) -> Result:
+    env = {"POLICYBOT_DATA_DIR": str(data_dir), "POLICYBOT_EMBEDDER": TEST_EMBEDDER, "HF_HUB_OFFLINE": "1"}
+    return CliRunner().invoke(main, list(args), env=env)
+
+
+def json_lines(result: Result) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+
+
+def chunk_count(data_dir: Path) -> int:
+    store = Store(data_dir / "policybot.sqlite3")
+    try:
+        return int(store.read("SELECT count(*) AS n FROM chunks")[0]["n"])
+    finally:
+        store.close()
+
+
+@pytest.fixture(scope="module")
+def samples_dir(tmp_path_factory: pytest.TempPathFactory, embedder) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    """The sample corpus ingested once through the CLI (the model is loaded first, so the timing is fair)."""
+    data_dir = tmp_path_factory.mktemp("cli") / "data"
+    started = time.monotonic()
+    result = run(data_dir, "ingest", str(SAMPLES), "--json")
+    return {"data_dir": data_dir, "result": result, "seconds": time.monotonic() - started}
+
+
+def test_ingest_samples_prints_one_json_line_per_file(samples_dir) -> None:  # type: ignore[no-untyped-def]
+    result = samples_dir["result"]
+    assert result.exit_code == 0, result.output
+    lines = json_lines(result)
+    by_file = {line["file"]: line for line in lines}
+    assert sorted(by_file) == sorted(p.name for p in SAMPLES.iterdir() if p.suffix in {".txt", ".html"})
+    assert len(lines) == len(by_file)
+    assert {line["action"] for line in lines} == {"added"}
+    old = by_file["qcyb-2023-5-medical-insurance.txt"]["documents"][0]
+    new = by_file["qcyb-2024-7-medical-insurance.txt"]["documents"][0]
+    assert (old["doc_number"], old["status"]) == ("青医保发〔2023〕5号", "repealed")
+    assert (new["doc_number"], new["status"]) == ("青医保发〔2024〕7号", "current")
+
+    interp = by_file["qcfb-2024-12-employment-解读.txt"]
+    policy = by_file["qcfb-2024-12-employment.txt"]["documents"][0]
+    assert interp["kind"] == "interpretation" and interp["interpretation_id"]
+    assert interp["documents"][0]["id"] == policy["id"]
+    store = Store(samples_dir["data_dir"] / "policybot.sqlite3")
+    try:
+        (row,) = store.read("SELECT id, document_id, department FROM interpretations")
+        assert (row["id"], row["document_id"]) == (interp["interpretation_id"], policy["id"])
+        assert row["department"] == "青川市人力资源和社会保障局"
+        assert store.read("SELECT count(*) AS n FROM documents")[0]["n"] == 4
+    finally:
+        store.close()
+
+
+def test_ingest_again_changes_nothing_and_is_fast(samples_dir) -> None:  # type: ignore[no-untyped-def]
+    data_dir = samples_dir["data_dir"]
+    store = Store(data_dir / "policybot.sqlite3")
+    generation = store.generation()
+    store.close()
+    started = time.monotonic()
+    again = run(data_dir, "ingest", str(SAMPLES), "--json")
+    seconds = time.monotonic() - started
+    assert again.exit_code == 0, again.output
+    lines = json_lines(again)
+    assert len(lines) == 5 and {line["action"] for line in lines} == {"unchanged"}
+    store = Store(data_dir / "policybot.sqlite3")
+    assert store.generation() == generation  # not one row written
+    store.close()
+    assert seconds < samples_dir["seconds"] * 0.6, (seconds, samples_dir["seconds"])
+
+
+def test_search_prints_the_api_search_object(samples_dir, embedder) -> None:  # type: ignore[no-untyped-def]
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from api.config import Settings
+    from knowledge.base import KnowledgeBase
+
+    data_dir = samples_dir["data_dir"]
+    query = "住房公积金租房提取"
+    result = run(data_dir, "search", query, "--k", "3", "--json")
+    assert result.exit_code == 0, result.output
+    (printed,) = json_lines(result)
+    assert printed["query"] == query and len(printed["results"]) == 3
+    for hit in printed["results"]:
+        assert set(hit) == {"chunk_id", "score", "kind", "text", "document", "article", "interpretation"}
+        assert hit["document"]["status"] == "current"
+    assert any(hit["document"]["doc_number"] == "青建发〔2022〕30号" for hit in printed["results"])
+    assert any(hit["article"] and hit["article"]["path"][-1] == hit["article"]["label"] for hit in printed["results"])
+
+    kb = KnowledgeBase(data_dir, embedder)
+    app = create_app(Settings(data_dir=data_dir, embedder=TEST_EMBEDDER, rate_limit=0), kb=kb)
+    with TestClient(app) as client:
+        served = client.get("/api/v1/search", params={"q": query, "k": 3}).json()
+    kb.store.close()
+    assert printed == served
+
+
+def test_departments_add_prints_a_working_key(kb, client) -> None:  # type: ignore[no-untyped-def]
+    result = run(kb.data_dir, "departments", "add", "青川市民政局", "--json")
+    assert result.exit_code == 0, result.output
+    (printed,) = json_lines(result)
+    assert set(printed) == {"name", "key"} and printed["name"] == "青川市民政局"
+    department = kb.store.department_for_key(printed["key"])
+    assert department is not None and department.name == "青川市民政局" and not department.is_admin
+    uploaded = client.post("/api/v1/documents", headers={"Authorization": f"Bearer {printed['key']}"},
+                           files={"file": ("dibao.txt", POLICY.encode(), "text/plain")})
+    assert uploaded.status_code == 201, uploaded.text
+    assert uploaded.json()["drafting_department"] == "青川市民政局"
+    assert kb.store.department_for_key(printed["key"] + "x") is None
+
+
+def test_ingest_reports_bad_files_and_keeps_the_good_one(tmp_path: Path) -> None:
+    folder = tmp_path / "upload"
+    folder.mkdir()
+    (folder / "dibao.txt").write_text(POLICY, encoding="utf-8")
+    (folder / "empty.txt").write_bytes(b"  \n\n")
+    (folder / "binary.txt").write_bytes(bytes(range(256)) * 4)
+    (folder / "table.xls").write_bytes(b"\xd0\xcf\x11\xe0 not a policy")  # not a type we read: skipped
+    data_dir = tmp_path / "data"
+    result = run(data_dir, "ingest", str(folder), "--json")
+    assert result.exit_code == 1, result.output
+    by_name = {Path(line["file"]).name: line for line in json_lines(result)}
+    assert set(by_name) == {"dibao.txt", "empty.txt", "binary.txt"}
+    assert by_name["dibao.txt"]["action"] == "added"
+    for name in ("empty.txt", "binary.txt"):
+        failure = by_name[name]
+        assert failure["action"] == "failed"
+        assert name in failure["error"] and CJK.search(failure["error"]), failure
+    store = Store(data_dir / "policybot.sqlite3")
+    try:
+        titles = [r["title"] for r in store.read("SELECT title FROM documents")]
+    finally:
+        store.close()
+    assert titles == ["青川市民政局关于提高城乡最低生活保障标准的通知"]
+
+    plain = run(data_dir, "ingest", str(folder / "empty.txt"))
+    assert plain.exit_code == 1
+    assert "empty.txt" in plain.stderr and "失败" in plain.stderr
+
+
+def test_eval_reports_metrics_for_both_systems(samples_dir) -> None:  # type: ignore[no-untyped-def]
+    questions = [json.loads(line) for line in (SAMPLES / "questions.jsonl").read_text().splitlines() if line.strip()]
+    result = run(samples_dir["data_dir"], "eval", str(SAMPLES / "questions.jsonl"), "--json")
+    assert result.exit_code == 0, result.output
+    (report,) = json_lines(result)
+    assert report["k"] == 5 and report["passages"] == chunk_count(samples_dir["data_dir"])
+    for system in ("hybrid", "bm25"):
+        row = report[system]
+        assert row["questions"] == len(questions)
+        assert row["answerable"] == sum(not q.get("unanswerable") for q in questions)
+        for metric in ("hit@1", "hit@5", "mrr"):
+            assert 0.0 <= row[metric] <= 1.0
+        assert row["hit@1"] <= row["mrr"] <= row["hit@5"]
+        assert row["hit@5"] >= 0.5  # the sample questions are easy: a broken index scores near 0
+
+
+@pytest.mark.parametrize(
+    ("content", "names"),
+    [
+        ('{"q": "低保标准", "gold": ["820元"]}\n{"q": "缺了右括号"\n', ":2"),
+        ('{"q": "低保标准", "gold": ["820元"]}\n\n["not", "an", "object"]\n', ":3"),
+        ('{"q": "没有答案字段的问题"}\n', "没有答案字段的问题"),
+    ],
+)
+def test_eval_of_a_malformed_file_names_the_problem(tmp_path: Path, content: str, names: str) -> None:
+    path = tmp_path / "questions.jsonl"
+    path.write_text(content, encoding="utf-8")
+    result = run(tmp_path / "data", "eval", str(path), "--json")
+    assert result.exit_code == 1
+    assert isinstance(result.exception, SystemExit)  # a ClickException, not a traceback
+    assert result.stderr.startswith("Error: ") and names in result.stderr
+    assert str(path) in result.stderr
+    assert result.stdout == ""
+
+
+def test_rebuild_embeds_every_passage(samples_dir) -> None:  # type: ignore[no-untyped-def]
+    data_dir = samples_dir["data_dir"]
+    result = run(data_dir, "rebuild", "--json")
+    assert result.exit_code == 0, result.output
+    (summary,) = json_lines(result)
+    passages = chunk_count(data_dir)
+    assert summary == {"passages": passages, "embedded": passages, "embedder": TEST_EMBEDDER}
+    meta = json.loads((data_dir / "index" / "vectors.faiss.meta.json").read_text(encoding="utf-8"))
+    assert meta["count"] == passages and meta["pending"] == 0 and meta["embedder"] == TEST_EMBEDDER
