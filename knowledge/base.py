@@ -21,6 +21,7 @@ from knowledge.embedders import CachedEmbedder, Embedder
 from knowledge.lexical import LexicalIndex
 from knowledge.records import DocumentRecord, InterpretationRecord, passage_text
 from knowledge.store import Store
+from knowledge.tokenize import TOKENIZER_VERSION, tokenize
 from knowledge.vector import FaissVectorIndex, check_meta
 
 logger = logging.getLogger(__name__)
@@ -59,6 +60,10 @@ class KnowledgeBase:
     # -- loading and syncing with SQLite ------------------------------------
 
     def _load(self) -> None:
+        if self.store.get_state("tokenizer") != TOKENIZER_VERSION:
+            count = self.store.retokenize(tokenize, TOKENIZER_VERSION)
+            if count:
+                logger.info("re-tokenised %d passages for tokenizer %s", count, TOKENIZER_VERSION)
         if self.index_path.exists():
             vectors, meta = FaissVectorIndex.load(self.index_path)
             check_meta(meta, self.embedder.name, self.embedder.dim)

@@ -13,7 +13,7 @@ import logging
 import secrets
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from knowledge.records import ChunkRecord, Department, DocumentRecord, InterpretationRecord
+from knowledge.records import ChunkRecord, Department, DocumentRecord, InterpretationRecord, passage_text
 from knowledge.schema import MIGRATIONS
 
 logger = logging.getLogger(__name__)
@@ -119,6 +119,24 @@ class Store:
         """The generation this thread's last write transaction committed."""
         committed: int | None = getattr(self._local, "committed", None)
         return committed
+
+    def get_state(self, key: str) -> str | None:
+        rows = self.read("SELECT value FROM state WHERE key = ?", (key,))
+        return rows[0]["value"] if rows else None
+
+    def retokenize(self, tokenize: Callable[[str], list[str]], version: str) -> int:
+        """Recompute every chunk's stored BM25 tokens (after a tokenizer change)."""
+        count = 0
+        for rows in self.iter_chunks():
+            with self.write() as conn:
+                conn.executemany(
+                    "UPDATE chunks SET tokens = ? WHERE id = ?",
+                    [(" ".join(tokenize(passage_text(r["header"], r["text"]))), r["id"]) for r in rows],
+                )
+            count += len(rows)
+        with self.write() as conn:
+            conn.execute("INSERT OR REPLACE INTO state(key, value) VALUES ('tokenizer', ?)", (version,))
+        return count
 
     def audit(
         self, conn: sqlite3.Connection, actor: str | None, action: str, target: str | None,

@@ -22,7 +22,10 @@ import jieba
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["STOPWORDS", "find_doc_numbers", "normalize_doc_number", "tokenize", "warm_up"]
+__all__ = ["TOKENIZER_VERSION", "STOPWORDS", "find_doc_numbers", "normalize_doc_number", "tokenize", "warm_up"]
+
+# Stored chunk tokens carry this version; a change re-tokenises them on open.
+TOKENIZER_VERSION = "2-bigrams"
 
 # Function words and question fillers only: BM25's idf already discounts
 # frequent content words, and dropping one wrongly loses recall for good.
@@ -186,7 +189,7 @@ def _segments(text: str) -> Iterator[tuple[bool, str | list[str]]]:
         yield False, text[pos:]
 
 
-def tokenize(text: str, *, bigrams: bool = False, search_mode: bool = False) -> list[str]:
+def tokenize(text: str, *, bigrams: bool = True, search_mode: bool = False) -> list[str]:
     """Tokens for BM25, for documents and queries alike.
 
     ``bigrams`` adds overlapping character bigrams of every CJK run (recall for
@@ -209,5 +212,6 @@ def tokenize(text: str, *, bigrams: bool = False, search_mode: bool = False) -> 
                 out.append(word)
         if bigrams:
             for run in _CJK_RUN.findall(part):
-                out.extend(run[i : i + 2] for i in range(len(run) - 1))
+                pairs = (run[i : i + 2] for i in range(len(run) - 1))
+                out.extend(pair for pair in pairs if pair not in STOPWORDS)
     return out
