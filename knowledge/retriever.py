@@ -1,7 +1,8 @@
 """Hybrid retrieval: BM25 and dense vectors, fused by normalised score.
 
-Each list's scores are min-max normalised over its candidates and mixed with
-weight ``alpha`` for BM25. On the three evaluation sets this beat reciprocal
+BM25 scores are divided by the best one, cosine similarities min-max
+normalised over the candidates, and the two mixed with weight ``alpha`` for
+BM25. On the three evaluation sets this beat reciprocal
 rank fusion at every weight tried (docs/benchmarks.md): RRF throws away how
 far ahead the first candidate is, which is most of what BM25 knows.
 
@@ -26,7 +27,7 @@ from knowledge.tokenize import find_doc_numbers, tokenize
 
 logger = logging.getLogger(__name__)
 
-CANDIDATES = 100
+CANDIDATES = 300
 ALPHA = 0.5  # weight of BM25 against dense, chosen on ../shared/eval (all three sets)
 EXACT_BONUS = 1.0  # as large as any fused score can be
 
@@ -52,6 +53,12 @@ class Hit:
             "article": self.article,
             "interpretation": self.interpretation.to_json() if self.interpretation else None,
         }
+
+
+def _scaled(ranked: list[tuple[int, float]]) -> list[tuple[int, float]]:
+    """BM25 scores over the best one: zero already means "shares no term"."""
+    top = ranked[0][1] if ranked else 0.0
+    return [(chunk_id, score / top) for chunk_id, score in ranked] if top > 0 else []
 
 
 def _min_max(ranked: list[tuple[int, float]]) -> list[tuple[int, float]]:
@@ -90,9 +97,10 @@ class Retriever:
             dense = self.kb.vectors.search(self._embed_query(query), CANDIDATES, ids)
         alpha = self.alpha if dense else 1.0
         scores: dict[int, float] = {}
-        for ranked, weight in ((lexical, alpha), (dense, 1.0 - alpha)):
-            for chunk_id, value in _min_max(ranked):
-                scores[chunk_id] = scores.get(chunk_id, 0.0) + weight * value
+        for chunk_id, value in _scaled(lexical):
+            scores[chunk_id] = alpha * value
+        for chunk_id, value in _min_max(dense):
+            scores[chunk_id] = scores.get(chunk_id, 0.0) + (1.0 - alpha) * value
         for chunk_id in self._exact_matches(query, allowed):
             scores[chunk_id] = scores.get(chunk_id, 0.0) + EXACT_BONUS
         best = sorted(scores.items(), key=lambda item: (-item[1], item[0]))[:k]
