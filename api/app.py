@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from api import privacy
 from api.config import Settings
 from api.ratelimit import RateLimiter
 from api.routes import documents, health, search
@@ -43,6 +44,7 @@ def open_knowledge_base(settings: Settings) -> KnowledgeBase:
 
 def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None) -> FastAPI:
     settings = settings or Settings()
+    privacy.install("", "uvicorn.access", "uvicorn.error", "policybot")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
