@@ -6,7 +6,7 @@ from pathlib import PurePath
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Request, Response, UploadFile
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from fastapi.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile as StarletteUpload
@@ -19,6 +19,7 @@ from knowledge.writer import DocumentMeta
 router = APIRouter(tags=["documents"])
 
 READABLE = {".txt", ".docx", ".pdf", ".html", ".htm"}
+DATE = r"^\d{4}-\d{2}-\d{2}$"
 
 
 def read_upload(file: StarletteUpload, limit: int) -> tuple[bytes, str]:
@@ -39,7 +40,7 @@ def upload_document(
     doc_number: Annotated[str | None, Form()] = None,
     issuer: Annotated[str | None, Form()] = None,
     drafting_department: Annotated[str | None, Form()] = None,
-    publish_date: Annotated[str | None, Form(pattern=r"^\d{4}-\d{2}-\d{2}$")] = None,
+    publish_date: Annotated[str | None, Form(pattern=DATE)] = None,
     status: Annotated[str, Form(pattern="^(current|amended|repealed|expired)$")] = "current",
     url: Annotated[str | None, Form()] = None,
 ) -> dict[str, Any]:
@@ -67,12 +68,12 @@ def get_document(service: ServiceDep, doc_id: str) -> dict[str, Any]:
 class DocumentPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    title: str | None = None
+    title: str | None = Field(default=None, min_length=1)
     doc_number: str | None = None
     drafting_department: str | None = None
-    publish_date: str | None = None
-    effective_date: str | None = None
-    expiry_date: str | None = None
+    publish_date: str | None = Field(default=None, pattern=DATE)
+    effective_date: str | None = Field(default=None, pattern=DATE)
+    expiry_date: str | None = Field(default=None, pattern=DATE)
     status: str | None = None
     url: str | None = None
 

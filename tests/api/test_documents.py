@@ -113,6 +113,7 @@ def test_only_the_owning_department_may_change_a_document(client, keys) -> None:
     assert client.delete(url, headers=auth(keys["health"])).status_code == 403
     assert client.patch(url, json={"status": "gone"}, headers=auth(keys["civil"])).status_code == 422
     assert client.patch(url, json={"colour": "red"}, headers=auth(keys["civil"])).status_code == 422
+    assert client.patch(url, json={"expiry_date": "2026年"}, headers=auth(keys["civil"])).status_code == 422
     assert client.patch(url, json={"expiry_date": "2026-12-31"}, headers=auth(keys["admin"])).status_code == 200
     assert client.get(url).json()["expiry_date"] == "2026-12-31"
 
