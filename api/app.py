@@ -56,7 +56,7 @@ def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None
         app.state.limiter = RateLimiter(settings.rate_limit)
         app.state.indexer = BackgroundIndexer(base)
         app.state.indexer.start()
-        logger.info("policybot ready: %d passages, data in %s", len(base.filters), settings.data_dir)
+        logger.info("policybot ready: %d passages, data in %s", base.passage_count, settings.data_dir)
         yield
         app.state.indexer.stop()
 

@@ -163,7 +163,8 @@ def rebuild(as_json: bool) -> None:
     shutil.rmtree(settings.data_dir / "index", ignore_errors=True)
     kb = open_kb(settings)
     embedded = embed_with_progress(kb, "重建向量索引")
-    summary = {"passages": len(kb.filters), "embedded": embedded, "embedder": kb.embedder.name}
+    summary = {"passages": kb.passage_count, "vectors": len(kb.vectors), "embedded": embedded,
+               "embedder": kb.embedder.name}
     echo_json(summary) if as_json else click.echo(f"索引已重建：{summary}")
 
 
@@ -206,7 +207,7 @@ def evaluate_command(file: Path, k: int, corpus: Path | None, baseline: bool, mi
     systems = {"hybrid": Retriever(kb)}
     if baseline:
         systems["bm25"] = Retriever(kb, use_dense=False)
-    report: dict[str, Any] = {"file": str(file), "k": k, "passages": len(kb.filters)}
+    report: dict[str, Any] = {"file": str(file), "k": k, "passages": kb.passage_count}
     missed: dict[str, list[str]] = {}
     for label, retriever in systems.items():
         started = time.monotonic()

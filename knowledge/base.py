@@ -22,6 +22,7 @@ from knowledge.lexical import LexicalIndex
 from knowledge.records import DocumentRecord, InterpretationRecord, passage_text
 from knowledge.store import Store
 from knowledge.tokenize import TOKENIZER_VERSION, tokenize
+from knowledge.writer import CHUNKER_VERSION, rechunk_document
 from knowledge.vector import FaissVectorIndex, check_meta
 
 logger = logging.getLogger(__name__)
@@ -48,7 +49,8 @@ class KnowledgeBase:
         self.lexical = LexicalIndex()
         self.vectors = FaissVectorIndex(embedder.dim)
         self.filters: dict[int, ChunkFilter] = {}
-        self.chunks_by_document: dict[str, list[int]] = {}
+        self.chunks_by_document: dict[str, list[int]] = {}  # passages only, no windows
+        self.passage_of: dict[int, int] = {}  # window id -> the passage it is part of
         self.documents_by_number: dict[str, set[str]] = {}
         self.titles: list[tuple[str, str]] = []  # (document id, title)
         self.pending: set[int] = set()  # stored chunks whose vectors are not in FAISS yet
@@ -60,6 +62,8 @@ class KnowledgeBase:
     # -- loading and syncing with SQLite ------------------------------------
 
     def _load(self) -> None:
+        if self.store.get_state("chunker") != CHUNKER_VERSION:
+            self._rechunk_all()
         if self.store.get_state("tokenizer") != TOKENIZER_VERSION:
             count = self.store.retokenize(tokenize, TOKENIZER_VERSION)
             if count:
@@ -70,6 +74,21 @@ class KnowledgeBase:
             self.vectors = vectors
             logger.info("loaded %d vectors built at generation %s", len(vectors), meta.get("generation"))
         self.sync()
+
+    def _rechunk_all(self) -> None:
+        doc_ids = [r["id"] for r in self.store.read("SELECT id FROM documents")]
+        for doc_id in doc_ids:
+            with self.store.write() as conn:
+                rechunk_document(conn, doc_id)
+        with self.store.write() as conn:
+            conn.execute("INSERT OR REPLACE INTO state(key, value) VALUES ('chunker', ?)", (CHUNKER_VERSION,))
+        if doc_ids:
+            logger.info("re-chunked %d documents for chunker %s", len(doc_ids), CHUNKER_VERSION)
+
+    @property
+    def passage_count(self) -> int:
+        """Citable passages (windows inside them are not counted)."""
+        return len(self.filters) - len(self.passage_of)
 
     def sync(self) -> None:
         """Bring the in-memory indexes in line with SQLite (cheap when nothing changed)."""
@@ -99,6 +118,7 @@ class KnowledgeBase:
         filters: dict[int, ChunkFilter] = {}
         by_document: dict[str, list[int]] = {}
         by_number: dict[str, set[str]] = {}
+        windows: dict[int, int] = {}
         for row in self.store.chunk_filters():
             departments = set(json.loads(row["issuers"]))
             for name in (row["drafting_department"], row["interp_department"]):
@@ -107,11 +127,15 @@ class KnowledgeBase:
             filters[row["id"]] = ChunkFilter(
                 row["document_id"], row["status"], frozenset(departments), row["doc_number"]
             )
-            by_document.setdefault(row["document_id"], []).append(row["id"])
+            if row["parent_chunk_id"] is None:
+                by_document.setdefault(row["document_id"], []).append(row["id"])
+            else:
+                windows[row["id"]] = row["parent_chunk_id"]
             if row["doc_number"]:
                 by_number.setdefault(row["doc_number"], set()).add(row["document_id"])
         self.filters = filters
         self.chunks_by_document = by_document
+        self.passage_of = windows
         self.documents_by_number = by_number
         self.titles = [(d.id, d.title) for d in self.store.list_documents(status="all")]
 

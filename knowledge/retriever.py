@@ -97,14 +97,22 @@ class Retriever:
             dense = self.kb.vectors.search(self._embed_query(query), CANDIDATES, ids)
         alpha = self.alpha if dense else 1.0
         scores: dict[int, float] = {}
-        for chunk_id, value in _scaled(lexical):
-            scores[chunk_id] = alpha * value
-        for chunk_id, value in _min_max(dense):
-            scores[chunk_id] = scores.get(chunk_id, 0.0) + (1.0 - alpha) * value
+        for ranked, weight in ((_scaled(lexical), alpha), (_min_max(dense), 1.0 - alpha)):
+            for chunk_id, value in self._by_passage(ranked).items():
+                scores[chunk_id] = scores.get(chunk_id, 0.0) + weight * value
         for chunk_id in self._exact_matches(query, allowed):
             scores[chunk_id] = scores.get(chunk_id, 0.0) + EXACT_BONUS
         best = sorted(scores.items(), key=lambda item: (-item[1], item[0]))[:k]
         return self._hits(best)
+
+    def _by_passage(self, ranked: list[tuple[int, float]]) -> dict[int, float]:
+        """Credit each window to its passage: a passage scores its best piece."""
+        best: dict[int, float] = {}
+        for chunk_id, value in ranked:
+            passage = self.kb.passage_of.get(chunk_id, chunk_id)
+            if value > best.get(passage, -1.0):
+                best[passage] = value
+        return best
 
     def _exact_matches(self, query: str, allowed: set[int] | None) -> list[int]:
         """Chunks of documents whose 文号 or full title the query names."""

@@ -104,4 +104,13 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        # Windows: short overlapping pieces of a long passage, searched on their
+        # own and credited to the passage they come from ("small to big").
+        "0002_chunk_windows",
+        """
+        ALTER TABLE chunks ADD COLUMN parent_chunk_id INTEGER REFERENCES chunks(id) ON DELETE CASCADE;
+        CREATE INDEX chunks_parent ON chunks(parent_chunk_id);
+        """,
+    ),
 ]

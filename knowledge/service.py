@@ -15,7 +15,7 @@ from ingest.model import ParsedInterpretation
 from knowledge.base import KnowledgeBase
 from knowledge.errors import Forbidden, Invalid, NotFound
 from knowledge.records import STATUSES, Department, DocumentRecord
-from knowledge.writer import DocumentMeta, WriteResult, write_document, write_interpretation
+from knowledge.writer import DocumentMeta, WriteResult, rechunk_document, write_document, write_interpretation
 
 logger = logging.getLogger(__name__)
 
@@ -130,7 +130,7 @@ class KnowledgeService:
         self._after_write(result)
         documents = [d for d in (self.store.get_document(i) for i in result.document_ids) if d]
         return IngestOutcome(filename, "replaced" if previous else "added", "policy", documents,
-                             result.articles, len(result.chunks))
+                             result.articles, result.passages)
 
     def _previous_version(self, filename: str, actor: Department | None) -> DocumentRecord | None:
         """An earlier upload of the same file name by the same department: a new version replaces it."""
@@ -190,7 +190,7 @@ class KnowledgeService:
                              {"document_id": policy.id})
         self._after_write(result)
         return IngestOutcome(parsed.source_name or parsed.title, "added", "interpretation", [policy],
-                             chunks=len(result.chunks), interpretation_id=interp_id)
+                             chunks=result.passages, interpretation_id=interp_id)
 
     # -- documents -------------------------------------------------------------
 
@@ -212,8 +212,17 @@ class KnowledgeService:
                 # The documents a notice prints share its fate in this knowledge base.
                 for child in self.store.descendants(doc_id)[1:]:
                     conn.execute("UPDATE documents SET status = ? WHERE id = ?", (changes["status"], child))
+            rewritten = None
+            if "title" in changes and changes["title"] != doc.title:
+                # Every chunk header names the title: re-chunk so search sees the new one.
+                old_chunks = self.store.chunk_ids_of_documents([doc_id])
+                rewritten = rechunk_document(conn, doc_id)
             self.store.audit(conn, actor.name if actor else None, "document.update", doc_id, changes)
-        self.kb.refresh_filters()
+        if rewritten is not None:
+            self.kb.forget(old_chunks)
+            self._after_write(rewritten)
+        else:
+            self.kb.refresh_filters()
         return self.require(doc_id)
 
     def delete_document(self, doc_id: str, actor: Department | None) -> None:

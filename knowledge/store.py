@@ -312,8 +312,8 @@ class Store:
     def chunk_filters(self) -> list[sqlite3.Row]:
         """Per chunk: what search filters look at (status, departments, 文号)."""
         return self.read(
-            "SELECT c.id, d.id AS document_id, d.status, d.drafting_department, d.issuers, "
-            "d.doc_number, d.expiry_date, i.department AS interp_department "
+            "SELECT c.id, c.parent_chunk_id, d.id AS document_id, d.status, d.drafting_department, "
+            "d.issuers, d.doc_number, d.expiry_date, i.department AS interp_department "
             "FROM chunks c JOIN documents d ON d.id = c.document_id "
             "LEFT JOIN interpretations i ON i.id = c.interpretation_id"
         )

@@ -11,8 +11,8 @@ import sqlite3
 import uuid
 from dataclasses import dataclass, field
 
-from ingest.chunking import chunk_interpretation, chunks_for_document
-from ingest.model import Chunk, ParsedDocument, ParsedInterpretation
+from ingest.chunking import chunk_interpretation, chunks_for_document, split_text
+from ingest.model import Article, Chunk, InterpretationSection, ParsedDocument, ParsedInterpretation
 from knowledge.records import STATUSES, passage_text
 from knowledge.store import now
 from knowledge.tokenize import tokenize
@@ -46,6 +46,7 @@ class StoredChunk:
     id: int
     tokens: list[str]
     embed_text: str
+    is_window: bool = False
 
 
 @dataclass
@@ -54,20 +55,40 @@ class WriteResult:
     chunks: list[StoredChunk] = field(default_factory=list)
     articles: int = 0
 
+    @property
+    def passages(self) -> int:
+        return sum(not c.is_window for c in self.chunks)
+
+
+# A question usually targets one or two sentences; in a long passage they are
+# diluted, so passages longer than WINDOW_CHARS are also searched as windows of
+# that size (overlapping by WINDOW_OVERLAP), each credited to its passage.
+WINDOW_CHARS = 200
+WINDOW_OVERLAP = 60
+# Stored chunks carry this version; a change re-chunks them from the stored articles.
+CHUNKER_VERSION = "2-windows-200"
+
 
 def _insert_chunk(
     conn: sqlite3.Connection, result: WriteResult, document_id: str, kind: str, chunk: Chunk,
     article_id: int | None = None, interpretation_id: str | None = None,
 ) -> None:
-    text = passage_text(chunk.header, chunk.text)
-    tokens = tokenize(text)
-    cur = conn.execute(
-        "INSERT INTO chunks(document_id, article_id, interpretation_id, kind, part, header, text, tokens) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (document_id, article_id, interpretation_id, kind, chunk.part, chunk.header, chunk.text,
-         " ".join(tokens)),
-    )
-    result.chunks.append(StoredChunk(int(cur.lastrowid or 0), tokens, text))
+    def insert(text: str, part: int, parent: int | None) -> int:
+        tokens = tokenize(passage_text(chunk.header, text))
+        cur = conn.execute(
+            "INSERT INTO chunks(document_id, article_id, interpretation_id, kind, part, header, text, tokens, "
+            "parent_chunk_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (document_id, article_id, interpretation_id, kind, part, chunk.header, text, " ".join(tokens),
+             parent),
+        )
+        chunk_id = int(cur.lastrowid or 0)
+        result.chunks.append(StoredChunk(chunk_id, tokens, passage_text(chunk.header, text), parent is not None))
+        return chunk_id
+
+    parent = insert(chunk.text, chunk.part, None)
+    if len(chunk.text) > WINDOW_CHARS + WINDOW_OVERLAP:
+        for part, window in enumerate(split_text(chunk.text, WINDOW_CHARS, WINDOW_OVERLAP)):
+            insert(window, part, parent)
 
 
 def write_document(
@@ -154,3 +175,31 @@ def write_interpretation(
     for _, chunk in chunk_interpretation(parsed):
         _insert_chunk(conn, result, document_id, "interpretation", chunk, interpretation_id=interp_id)
     return interp_id, result
+
+
+def rechunk_document(conn: sqlite3.Connection, doc_id: str) -> WriteResult:
+    """Rebuild a document's chunks from its stored articles and interpretations.
+
+    Used when chunking changes (CHUNKER_VERSION) or a title changes (headers
+    carry it); the source file is not needed.
+    """
+    result = WriteResult(document_ids=[doc_id])
+    title = conn.execute("SELECT title FROM documents WHERE id = ?", (doc_id,)).fetchone()["title"]
+    conn.execute("DELETE FROM chunks WHERE document_id = ?", (doc_id,))
+    rows = conn.execute("SELECT * FROM articles WHERE document_id = ? ORDER BY ordinal", (doc_id,)).fetchall()
+    doc = ParsedDocument(title=title, articles=[
+        Article(r["label"], json.loads(r["path"]), r["text"]) for r in rows
+    ])
+    for ordinal, chunk in chunks_for_document(doc):
+        _insert_chunk(conn, result, doc_id, "article", chunk, article_id=rows[ordinal]["id"])
+    for interp in conn.execute("SELECT id, title FROM interpretations WHERE document_id = ?", (doc_id,)).fetchall():
+        sections = conn.execute(
+            "SELECT question, answer FROM interpretation_sections WHERE interpretation_id = ? ORDER BY ordinal",
+            (interp["id"],),
+        ).fetchall()
+        parsed = ParsedInterpretation(title=interp["title"], sections=[
+            InterpretationSection(answer=r["answer"], question=r["question"]) for r in sections
+        ])
+        for _, chunk in chunk_interpretation(parsed):
+            _insert_chunk(conn, result, doc_id, "interpretation", chunk, interpretation_id=interp["id"])
+    return result

@@ -39,10 +39,12 @@ def json_lines(result: Result) -> list[dict[str, Any]]:
     return [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
 
 
-def chunk_count(data_dir: Path) -> int:
+def chunk_count(data_dir: Path, passages_only: bool = False) -> int:
+    """Rows in chunks: passages and the windows inside long ones (or passages only)."""
     store = Store(data_dir / "policybot.sqlite3")
+    where = " WHERE parent_chunk_id IS NULL" if passages_only else ""
     try:
-        return int(store.read("SELECT count(*) AS n FROM chunks")[0]["n"])
+        return int(store.read(f"SELECT count(*) AS n FROM chunks{where}")[0]["n"])
     finally:
         store.close()
 
@@ -175,7 +177,7 @@ def test_eval_reports_metrics_for_both_systems(samples_dir) -> None:  # type: ig
     result = run(samples_dir["data_dir"], "eval", str(SAMPLES / "questions.jsonl"), "--json")
     assert result.exit_code == 0, result.output
     (report,) = json_lines(result)
-    assert report["k"] == 5 and report["passages"] == chunk_count(samples_dir["data_dir"])
+    assert report["k"] == 5 and report["passages"] == chunk_count(samples_dir["data_dir"], passages_only=True)
     for system in ("hybrid", "bm25"):
         row = report[system]
         assert row["questions"] == len(questions)
@@ -210,7 +212,9 @@ def test_rebuild_embeds_every_passage(samples_dir) -> None:  # type: ignore[no-u
     result = run(data_dir, "rebuild", "--json")
     assert result.exit_code == 0, result.output
     (summary,) = json_lines(result)
-    passages = chunk_count(data_dir)
-    assert summary == {"passages": passages, "embedded": passages, "embedder": TEST_EMBEDDER}
+    vectors = chunk_count(data_dir)
+    passages = chunk_count(data_dir, passages_only=True)
+    assert 0 < passages < vectors  # the samples have long articles, searched as windows too
+    assert summary == {"passages": passages, "vectors": vectors, "embedded": vectors, "embedder": TEST_EMBEDDER}
     meta = json.loads((data_dir / "index" / "vectors.faiss.meta.json").read_text(encoding="utf-8"))
-    assert meta["count"] == passages and meta["pending"] == 0 and meta["embedder"] == TEST_EMBEDDER
+    assert meta["count"] == vectors and meta["pending"] == 0 and meta["embedder"] == TEST_EMBEDDER
