@@ -17,7 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from knowledge.retriever import Hit
+from ingest.chunking import split_text
+from knowledge.base import KnowledgeBase
+from knowledge.lexical import LexicalIndex
+from knowledge.retriever import Hit, Retriever
+from knowledge.tokenize import tokenize
 
 ANSWER_START = 20  # characters of an ncp answer a passage must hold
 LAW_PREFIX = "中华人民共和国"
@@ -108,3 +112,31 @@ def evaluate(
         rank = next((n for n, h in enumerate(hits, 1) if matches(h)), None)
         metrics.add(rank, question["q"])
     return metrics
+
+
+class PlainBM25:
+    """The issue's reference point: BM25 over plain jieba tokens of ~300-character
+    pieces of every passage, with no bigrams, headers, windows or vectors.
+
+    It is built in memory from the stored passages, so it sees exactly the text
+    the hybrid retriever sees, cut the way a generic knowledge-base bot would.
+    """
+
+    PIECE = 300
+
+    def __init__(self, kb: KnowledgeBase) -> None:
+        self.retriever = Retriever(kb)
+        self.index = LexicalIndex()
+        self.pieces: list[tuple[int, str]] = []  # (passage id, piece text)
+        passages = [i for i in kb.filters if i not in kb.passage_of]
+        for chunk_id, record in kb.store.chunk_records(passages).items():
+            for piece in split_text(record.text, self.PIECE):
+                self.index.add(len(self.pieces), tokenize(piece, bigrams=False))
+                self.pieces.append((chunk_id, piece))
+
+    def search(self, query: str, k: int) -> list[Hit]:
+        ranked = self.index.search(tokenize(query, bigrams=False), k)
+        hits = self.retriever._hits([(self.pieces[n][0], score) for n, score in ranked])
+        for hit, (n, _) in zip(hits, ranked):
+            hit.text = self.pieces[n][1]  # the piece, not the whole passage, is what it returned
+        return hits
