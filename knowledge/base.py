@@ -22,7 +22,7 @@ from knowledge.lexical import LexicalIndex
 from knowledge.records import DocumentRecord, InterpretationRecord, passage_text
 from knowledge.store import Store
 from knowledge.tokenize import TOKENIZER_VERSION, tokenize
-from knowledge.writer import CHUNKER_VERSION, rechunk_document
+from knowledge.writer import CHUNKER_VERSION, WINDOW_CHARS, rechunk_document
 from knowledge.vector import FaissVectorIndex, check_meta
 
 logger = logging.getLogger(__name__)
@@ -186,6 +186,7 @@ class KnowledgeBase:
                 records = self.store.chunk_records(ids)
                 ids = [i for i in ids if i in records]
                 texts = [passage_text(records[i].header, records[i].text) for i in ids]
+                self._note_long(ids, texts, records)
                 vectors = self.embedder.embed_documents(texts) if texts else None
                 with self._lock:
                     # A chunk deleted while we embedded must not come back.
@@ -199,6 +200,20 @@ class KnowledgeBase:
             if todo:
                 self.save()
             return done
+
+    def _note_long(self, ids: list[int], texts: list[str], records: dict[int, Any]) -> None:
+        """Say which passages exceed the model's input (not silently truncated: their
+        windows of WINDOW_CHARS characters are searched too)."""
+        for chunk_id, text in zip(ids, texts):
+            if chunk_id in self.passage_of:
+                continue
+            tokens = self.embedder.count_tokens(text)
+            if tokens > self.embedder.max_tokens:
+                logger.info(
+                    "passage %d has %d tokens, over the embedder's %d: its own vector is approximate, "
+                    "its %d-character windows carry the detail",
+                    chunk_id, tokens, self.embedder.max_tokens, WINDOW_CHARS,
+                )
 
     def save(self) -> None:
         with self._lock:
