@@ -186,7 +186,7 @@ class KnowledgeBase:
                 records = self.store.chunk_records(ids)
                 ids = [i for i in ids if i in records]
                 texts = [passage_text(records[i].header, records[i].text) for i in ids]
-                self._note_long(ids, texts, records)
+                self._note_long(ids, texts)
                 vectors = self.embedder.embed_documents(texts) if texts else None
                 with self._lock:
                     # A chunk deleted while we embedded must not come back.
@@ -201,7 +201,7 @@ class KnowledgeBase:
                 self.save()
             return done
 
-    def _note_long(self, ids: list[int], texts: list[str], records: dict[int, Any]) -> None:
+    def _note_long(self, ids: list[int], texts: list[str]) -> None:
         """Say which passages exceed the model's input (not silently truncated: their
         windows of WINDOW_CHARS characters are searched too)."""
         for chunk_id, text in zip(ids, texts):
