@@ -16,17 +16,8 @@ from api.cli import main
 from knowledge.store import Store
 from tests.conftest import TEST_EMBEDDER
 from tests.paths import SAMPLES
+from tests.texts import DIBAO
 
-POLICY = """青川市民政局关于提高城乡最低生活保障标准的通知
-青民发〔2025〕3号
-各县（市、区）民政局：
-为保障困难群众基本生活，现就提高最低生活保障标准通知如下。
-一、提高保障标准
-（一）城市低保标准。城市最低生活保障标准由每人每月780元提高到820元。（牵头单位：市民政局）
-（二）农村低保标准。农村最低生活保障标准由每人每年6800元提高到7200元。（牵头单位：市民政局）
-青川市民政局
-2025年1月10日
-"""
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
@@ -137,7 +128,7 @@ def test_departments_add_prints_a_working_key(kb, client) -> None:  # type: igno
     department = kb.store.department_for_key(printed["key"])
     assert department is not None and department.name == "青川市民政局" and not department.is_admin
     uploaded = client.post("/api/v1/documents", headers={"Authorization": f"Bearer {printed['key']}"},
-                           files={"file": ("dibao.txt", POLICY.encode(), "text/plain")})
+                           files={"file": ("dibao.txt", DIBAO.encode(), "text/plain")})
     assert uploaded.status_code == 201, uploaded.text
     assert uploaded.json()["drafting_department"] == "青川市民政局"
     assert kb.store.department_for_key(printed["key"] + "x") is None
@@ -146,7 +137,7 @@ def test_departments_add_prints_a_working_key(kb, client) -> None:  # type: igno
 def test_ingest_reports_bad_files_and_keeps_the_good_one(tmp_path: Path) -> None:
     folder = tmp_path / "upload"
     folder.mkdir()
-    (folder / "dibao.txt").write_text(POLICY, encoding="utf-8")
+    (folder / "dibao.txt").write_text(DIBAO, encoding="utf-8")
     (folder / "empty.txt").write_bytes(b"  \n\n")
     (folder / "binary.txt").write_bytes(bytes(range(256)) * 4)
     (folder / "table.xls").write_bytes(b"\xd0\xcf\x11\xe0 not a policy")  # not a type we read: skipped

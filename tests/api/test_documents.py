@@ -7,19 +7,8 @@ from pathlib import Path
 import pytest
 
 from tests.paths import SEEDS
+from tests.texts import DIBAO
 
-POLICY = """青川市民政局关于提高城乡最低生活保障标准的通知
-青民发〔2025〕3号
-各县（市、区）民政局：
-为保障困难群众基本生活，现就提高最低生活保障标准通知如下。
-一、提高保障标准
-（一）城市低保标准。城市最低生活保障标准由每人每月780元提高到820元。（牵头单位：市民政局；责任单位：各县（市、区）人民政府）
-（二）农村低保标准。农村最低生活保障标准由每人每年6800元提高到7200元。（牵头单位：市民政局）
-二、工作要求
-（一）按时发放。各地要于2025年3月底前按新标准发放到位。（责任单位：各县（市、区）民政局）
-青川市民政局
-2025年1月10日
-"""
 
 
 def auth(key: str) -> dict[str, str]:
@@ -35,7 +24,7 @@ def keys(kb) -> dict[str, str]:  # type: ignore[no-untyped-def]
     }
 
 
-def upload(client, key: str, text: str = POLICY, name: str = "dibao.txt", **form: str):  # type: ignore[no-untyped-def]
+def upload(client, key: str, text: str = DIBAO, name: str = "dibao.txt", **form: str):  # type: ignore[no-untyped-def]
     return client.post("/api/v1/documents", headers=auth(key),
                        files={"file": (name, text.encode("utf-8"), "text/plain")}, data=form)
 
@@ -45,7 +34,7 @@ def test_healthz(client) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_upload_requires_a_valid_key(client) -> None:  # type: ignore[no-untyped-def]
-    files = {"file": ("a.txt", POLICY.encode(), "text/plain")}
+    files = {"file": ("a.txt", DIBAO.encode(), "text/plain")}
     missing = client.post("/api/v1/documents", files=files)
     assert missing.status_code == 401
     assert "密钥" in missing.json()["detail"]
@@ -98,7 +87,7 @@ def test_bad_uploads_say_what_is_wrong(client, keys, name, data, status) -> None
 
 def test_oversized_upload_is_413(client, keys) -> None:  # type: ignore[no-untyped-def]
     client.app.state.settings.max_upload_bytes = 1000
-    response = upload(client, keys["civil"], POLICY * 5)
+    response = upload(client, keys["civil"], DIBAO * 5)
     assert response.status_code == 413
     assert "MB" in response.json()["detail"] or "上限" in response.json()["detail"]
 
@@ -195,7 +184,7 @@ def test_reupload_of_same_file_is_unchanged_and_new_version_replaces(client, key
     first = upload(client, keys["civil"]).json()
     again = upload(client, keys["civil"]).json()
     assert again["action"] == "unchanged" and again["id"] == first["id"]
-    changed = upload(client, keys["civil"], POLICY.replace("820元", "850元")).json()
+    changed = upload(client, keys["civil"], DIBAO.replace("820元", "850元")).json()
     assert changed["action"] == "replaced" and changed["id"] == first["id"]
     hits = client.get("/api/v1/search", params={"q": "城市低保标准"}).json()["results"]
     assert any("850元" in h["text"] for h in hits)

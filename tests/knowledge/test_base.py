@@ -14,19 +14,8 @@ from knowledge.errors import Invalid
 from knowledge.retriever import Retriever
 from knowledge.service import KnowledgeService
 from knowledge.vector import IndexMismatchError
+from tests.texts import DIBAO
 
-DIBAO = """青川市民政局关于提高城乡最低生活保障标准的通知
-青民发〔2025〕3号
-各县（市、区）民政局：
-为保障困难群众基本生活，现就提高最低生活保障标准通知如下。
-一、提高保障标准
-（一）城市低保标准。城市最低生活保障标准由每人每月780元提高到820元。（牵头单位：市民政局）
-（二）农村低保标准。农村最低生活保障标准由每人每年6800元提高到7200元。（牵头单位：市民政局）
-二、工作要求
-（一）按时发放。各地要于2025年3月底前按新标准发放到位。（责任单位：各县（市、区）民政局）
-青川市民政局
-2025年1月10日
-"""
 
 HEATING = """青川市住房和城乡建设局关于做好冬季供暖保障工作的通知
 青建发〔2025〕8号

@@ -12,17 +12,8 @@ from knowledge.errors import Forbidden, Invalid, NotFound
 from knowledge.retriever import Retriever
 from knowledge.writer import DocumentMeta
 from tests.paths import SEEDS
+from tests.texts import DIBAO
 
-POLICY = """青川市民政局关于提高城乡最低生活保障标准的通知
-青民发〔2025〕3号
-各县（市、区）民政局：
-为保障困难群众基本生活，现就提高最低生活保障标准通知如下。
-一、提高保障标准
-（一）城市低保标准。城市最低生活保障标准由每人每月780元提高到820元。（牵头单位：市民政局）
-（二）农村低保标准。农村最低生活保障标准由每人每年6800元提高到7200元。（牵头单位：市民政局）
-青川市民政局
-2025年1月10日
-"""
 
 
 @pytest.fixture
@@ -39,7 +30,7 @@ def departments(kb):  # type: ignore[no-untyped-def]
 def document(service, departments):  # type: ignore[no-untyped-def]
     """Uploaded by the 大数据中心 for the 民政局, which drafted it."""
     meta = DocumentMeta(drafting_department="青川市民政局")
-    outcome = service.ingest_bytes(POLICY.encode(), "dibao.txt", departments["owner"], meta)
+    outcome = service.ingest_bytes(DIBAO.encode(), "dibao.txt", departments["owner"], meta)
     doc = outcome.documents[0]
     assert doc.owner_department_id == departments["owner"].id
     assert doc.drafting_department == "青川市民政局"
@@ -74,7 +65,7 @@ def test_another_department_is_forbidden_and_changes_nothing(kb, service, depart
     with pytest.raises(Forbidden):
         service.add_interpretation(interp, other)
     # A new version of the same file by another department is its own document, not a takeover.
-    service.ingest_bytes(POLICY.replace("820元", "999元").encode(), "dibao.txt", other)
+    service.ingest_bytes(DIBAO.replace("820元", "999元").encode(), "dibao.txt", other)
     assert service.require(document.id).status == "current"
     assert "820元" in " ".join(a["text"] for a in kb.store.articles(document.id))
     assert not kb.store.interpretations(document.id)
