@@ -189,3 +189,13 @@ def test_reupload_of_same_file_is_unchanged_and_new_version_replaces(client, key
     hits = client.get("/api/v1/search", params={"q": "城市低保标准"}).json()["results"]
     assert any("850元" in h["text"] for h in hits)
     assert not any("820元" in h["text"] for h in hits)
+
+
+def test_anonymous_search_is_rate_limited(client) -> None:  # type: ignore[no-untyped-def]
+    from api.ratelimit import RateLimiter
+
+    client.app.state.limiter = RateLimiter(2)
+    codes = [client.get("/api/v1/search", params={"q": "低保"}).status_code for _ in range(3)]
+    assert codes == [200, 200, 429]
+    assert "频繁" in client.get("/api/v1/search", params={"q": "低保"}).json()["detail"]
+    assert client.get("/healthz").status_code == 200  # only the anonymous API is limited
