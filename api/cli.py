@@ -213,7 +213,7 @@ def evaluate_command(file: Path, k: int, corpus: Path | None, baseline: bool, mi
     for label, retriever in systems.items():
         started = time.monotonic()
         search = retriever.search if isinstance(retriever, PlainBM25) else (
-            lambda q, n, r=retriever: r.search(q, k=n, status="all"))
+            lambda q, n, r=retriever: r.search(q, k=n))
         metrics = evaluate(search, questions, k=k)
         report[label] = {**metrics.as_dict(), "seconds": round(time.monotonic() - started, 1)}
         missed[label] = metrics.misses
