@@ -55,9 +55,11 @@ def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None
         app.state.retriever = Retriever(base)
         app.state.limiter = RateLimiter(settings.rate_limit)
         app.state.indexer = BackgroundIndexer(base)
+        base.on_pending = app.state.indexer.notify
         app.state.indexer.start()
         logger.info("policybot ready: %d passages, data in %s", base.passage_count, settings.data_dir)
         yield
+        base.on_pending = None
         app.state.indexer.stop()
 
     app = FastAPI(title="policybot", version="0.1.0", lifespan=lifespan,

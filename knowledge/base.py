@@ -57,6 +57,7 @@ class KnowledgeBase:
         self._lock = threading.RLock()  # guards the in-memory indexes
         self._embed_lock = threading.Lock()  # one embedding run at a time
         self._generation = -1
+        self.on_pending: Callable[[], None] | None = None  # called when sync finds vectors missing
         self._load()
 
     # -- loading and syncing with SQLite ------------------------------------
@@ -113,6 +114,8 @@ class KnowledgeBase:
             self._generation = generation
         if self.pending:
             logger.info("%d chunks wait for their vectors", len(self.pending))
+            if self.on_pending:
+                self.on_pending()  # e.g. another worker wrote them: embed (mostly from the cache)
 
     def _reload_filters(self) -> None:
         filters: dict[int, ChunkFilter] = {}

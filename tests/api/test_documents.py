@@ -199,3 +199,21 @@ def test_anonymous_search_is_rate_limited(client) -> None:  # type: ignore[no-un
     assert codes == [200, 200, 429]
     assert "频繁" in client.get("/api/v1/search", params={"q": "低保"}).json()["detail"]
     assert client.get("/healthz").status_code == 200  # only the anonymous API is limited
+
+
+def test_a_second_worker_serves_and_embeds_what_the_first_uploaded(client, keys, kb, embedder) -> None:  # type: ignore[no-untyped-def]
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from api.config import Settings
+    from knowledge.base import KnowledgeBase
+
+    other_kb = KnowledgeBase(kb.data_dir, embedder)
+    other = create_app(Settings(data_dir=kb.data_dir, rate_limit=0), kb=other_kb)
+    with TestClient(other) as second:
+        doc = upload(client, keys["civil"]).json()
+        hits = second.get("/api/v1/search", params={"q": "农村低保标准"}).json()["results"]
+        assert hits and hits[0]["document"]["id"] == doc["id"]
+        assert second.app.state.indexer.wait_idle(60)
+        assert len(other_kb.vectors) == len(other_kb.filters) > 0
+    other_kb.store.close()
