@@ -49,6 +49,7 @@ class KnowledgeBase:
         self.lexical = LexicalIndex()
         self.vectors = FaissVectorIndex(embedder.dim)
         self.filters: dict[int, ChunkFilter] = {}
+        self._allowed: dict[tuple[str, str | None, str | None], set[int] | None] = {}
         self.chunks_by_document: dict[str, list[int]] = {}  # passages only, no windows
         self.passage_of: dict[int, int] = {}  # window id -> the passage it is part of
         self.documents_by_number: dict[str, set[str]] = {}
@@ -137,6 +138,7 @@ class KnowledgeBase:
             if row["doc_number"]:
                 by_number.setdefault(row["doc_number"], set()).add(row["document_id"])
         self.filters = filters
+        self._allowed: dict[tuple[str, str | None, str | None], set[int] | None] = {}
         self.chunks_by_document = by_document
         self.passage_of = windows
         self.documents_by_number = by_number
@@ -242,11 +244,18 @@ class KnowledgeBase:
     def allowed(
         self, status: str = "current", department: str | None = None, doc_number: str | None = None,
     ) -> set[int] | None:
-        """Chunk ids that pass the filters, or None when nothing is filtered."""
+        """Chunk ids that pass the filters, or None when every chunk does.
+
+        Computed once per filter combination and generation: the default
+        (status=current) is asked on every search.
+        """
         if status == "all" and not department and not doc_number:
             return None
-        out = set()
+        key = (status, department, doc_number)
         with self._lock:
+            if key in self._allowed:
+                return self._allowed[key]
+            out = set()
             for chunk_id, f in self.filters.items():
                 if status != "all" and f.status != status:
                     continue
@@ -255,7 +264,11 @@ class KnowledgeBase:
                 if doc_number and f.doc_number != doc_number:
                     continue
                 out.add(chunk_id)
-        return out
+            result = None if len(out) == len(self.filters) else out
+            if len(self._allowed) > 256:
+                self._allowed.clear()
+            self._allowed[key] = result
+            return result
 
     def interpretation(self, interp_id: str) -> InterpretationRecord | None:
         return self.store.get_interpretation(interp_id)

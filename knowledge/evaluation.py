@@ -128,8 +128,8 @@ class PlainBM25:
         self.retriever = Retriever(kb)
         self.index = LexicalIndex()
         self.pieces: list[tuple[int, str]] = []  # (passage id, piece text)
-        current = kb.allowed("current") or set()
-        passages = [i for i in kb.filters if i not in kb.passage_of and i in current]
+        current = kb.allowed("current")  # None: every passage is current
+        passages = [i for i in kb.filters if i not in kb.passage_of and (current is None or i in current)]
         for chunk_id, record in kb.store.chunk_records(passages).items():
             for piece in split_text(record.text, self.PIECE):
                 self.index.add(len(self.pieces), tokenize(piece, bigrams=False))
