@@ -79,12 +79,16 @@ def _digits(numeral: str) -> int:
 
 
 def heading_label(line: str, number_end: int, max_len: int = 40) -> str:
-    """The heading as printed: up to the first 。/： if short, else the number only."""
+    """The heading as printed: up to the first 。/： if short, else the number only.
+
+    A head with a comma is the article's first sentence, not a title
+    ("（二）在缴费期内参保缴费的，自…起享受待遇。"): the number alone labels it.
+    """
     rest = line[number_end:]
     stop = re.search(r"[。：:；;]", rest)
     head = rest[: stop.start()] if stop else rest
     label = line[:number_end] + head
-    if len(label.strip()) <= max_len and head.strip():
+    if len(label.strip()) <= max_len and head.strip() and not re.search(r"[，,]", head):
         return label.strip()
     return line[:number_end].strip()
 

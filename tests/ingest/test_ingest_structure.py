@@ -138,3 +138,12 @@ def test_empty_text_raises_ingest_error(text: str) -> None:
     with pytest.raises(IngestError) as info:
         parse_policy(text, "空.txt")
     assert "空.txt" in str(info.value)
+
+
+def test_a_first_sentence_is_not_taken_for_a_title() -> None:
+    doc = parse_policy(
+        "关于参保缴费的通知\n一、待遇享受\n（一）享受时间。按时缴费的按期享受待遇。\n"
+        "（二）在集中参保缴费期内参保缴费的，自2025年1月1日起享受居民医保待遇。\n"
+    )
+    labels = [a.label for a in doc.articles if a.label]
+    assert labels == ["（一）享受时间", "（二）"]
