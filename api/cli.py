@@ -76,7 +76,7 @@ def ingest(paths: tuple[Path, ...], department: str | None, as_json: bool, no_em
             top = item.documents[0] if item.documents else None
             name = f"《{top.title}》" + (f"（{top.doc_number}）" if top and top.doc_number else "") if top else ""
             extra = f"，含 {len(item.documents) - 1} 份被转发文件" if len(item.documents) > 1 else ""
-            verb = {"added": "新增", "replaced": "更新", "unchanged": "未变"}[item.action]
+            verb = {"added": "新增", "replaced": "更新", "updated": "改元数据", "unchanged": "未变"}[item.action]
             kind = "解读" if item.kind == "interpretation" else "政策"
             click.echo(f"{verb}  {kind} {name} {item.articles} 条 {item.chunks} 段{extra}  ← {item.source}")
 

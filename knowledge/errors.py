@@ -4,6 +4,7 @@
     ├── Unauthorized   401  no key, or a key we do not know
     ├── Forbidden      403  another department's document
     ├── NotFound       404
+    ├── Conflict       409  the same file, already held by another department
     ├── TooLarge       413
     ├── Unsupported    415  a file type we cannot read
     └── Invalid        422  a value or a file we cannot use
@@ -32,6 +33,10 @@ class Forbidden(PolicybotError):
 
 class NotFound(PolicybotError):
     status = 404
+
+
+class Conflict(PolicybotError):
+    status = 409
 
 
 class TooLarge(PolicybotError):

@@ -13,8 +13,9 @@ from typing import Any
 from ingest import IngestError, looks_like_interpretation, parse_interpretation, parse_policy, read_bytes
 from ingest.model import ParsedInterpretation
 from knowledge.base import KnowledgeBase
-from knowledge.errors import Forbidden, Invalid, NotFound
+from knowledge.errors import Conflict, Forbidden, Invalid, NotFound
 from knowledge.records import STATUSES, Department, DocumentRecord
+from knowledge.store import now
 from knowledge.writer import DocumentMeta, WriteResult, rechunk_document, write_document, write_interpretation
 
 logger = logging.getLogger(__name__)
@@ -104,20 +105,29 @@ class KnowledgeService:
     def _ingest_policy(self, text: str, filename: str, actor: Department | None,
                        meta: DocumentMeta) -> IngestOutcome:
         digest = content_hash(text)
-        existing = [d for d in self.store.documents_by_source_hash(digest) if d.parent_id is None]
-        if existing:
-            doc = existing[0]
-            return IngestOutcome(filename, "unchanged", "policy", [doc])
+        same = self._same_content(digest, actor)
+        if same is not None:  # fast path, checked again inside the transaction
+            return self._unchanged(same, filename, actor, meta)
         parsed = parse_policy(text, filename)
         if not any(d.articles for d in parsed.walk()):
             raise IngestError(filename, "没有找到任何正文内容，请检查文件是否为空白或只有页眉页脚")
-        previous = self._previous_version(filename, actor)
+        title = meta.title or parsed.title
+        number = meta.doc_number or parsed.doc_number
         with self.store.write() as conn:
+            same = self._same_content(digest, actor)
+            if same is not None:
+                return self._unchanged(same, filename, actor, meta)
+            previous = self._previous_version(filename, actor, title, number)
             removed: list[int] = []
             if previous is not None:
-                self.check_can_edit(previous, actor)
-                removed = self.store.chunk_ids_of_documents(self.store.descendants(previous.id))
-                conn.execute("DELETE FROM documents WHERE id = ?", (previous.id,))
+                # Articles and printed documents are replaced; the row and its
+                # interpretations stay (they interpret the policy, not one file).
+                removed = [r["id"] for r in conn.execute(
+                    "SELECT id FROM chunks WHERE document_id = ? AND interpretation_id IS NULL", (previous.id,)
+                )]
+                removed += self.store.chunk_ids_of_documents(self.store.descendants(previous.id)[1:])
+                conn.execute("DELETE FROM articles WHERE document_id = ?", (previous.id,))
+                conn.execute("DELETE FROM documents WHERE parent_id = ?", (previous.id,))
             result = write_document(
                 conn, parsed, meta, actor.id if actor else None, actor.name if actor else None,
                 digest, top_id=previous.id if previous else None,
@@ -132,14 +142,53 @@ class KnowledgeService:
         return IngestOutcome(filename, "replaced" if previous else "added", "policy", documents,
                              result.articles, result.passages)
 
-    def _previous_version(self, filename: str, actor: Department | None) -> DocumentRecord | None:
-        """An earlier upload of the same file name by the same department: a new version replaces it."""
+    def _same_content(self, digest: str, actor: Department | None) -> DocumentRecord | None:
+        """A top-level document with exactly this text, or raise if another department holds it."""
+        existing = [d for d in self.store.documents_by_source_hash(digest) if d.parent_id is None]
+        if not existing:
+            return None
+        mine = [d for d in existing if actor is None or actor.is_admin or d.owner_department_id == actor.id]
+        if mine:
+            return mine[0]
+        holder = self.store.department_name(existing[0].owner_department_id) or "其他部门"
+        raise Conflict(f"同样内容的文件《{existing[0].title}》已由{holder}上传（编号 {existing[0].id}），"
+                       f"无需重复上传；如需修改请联系该部门。")
+
+    def _unchanged(self, doc: DocumentRecord, filename: str, actor: Department | None,
+                   meta: DocumentMeta) -> IngestOutcome:
+        """The same text again: apply the metadata the uploader gave, store nothing else."""
+        given = {name: getattr(meta, name) for name in ("title", "doc_number", "drafting_department",
+                                                          "publish_date", "effective_date", "expiry_date",
+                                                          "url") if getattr(meta, name)}
+        if meta.status != doc.status and meta.status != "current":
+            given["status"] = meta.status
+        changes = {k: v for k, v in given.items() if getattr(doc, k) != v}
+        if changes:
+            doc = self.update_document(doc.id, changes, actor)
+        tree = self.store.descendants(doc.id)
+        documents = [d for d in (self.store.get_document(i) for i in tree) if d]
+        return IngestOutcome(filename, "updated" if changes else "unchanged", "policy", documents,
+                             self.store.count_articles(tree))
+
+    def _previous_version(self, filename: str, actor: Department | None, title: str,
+                          doc_number: str | None) -> DocumentRecord | None:
+        """The same document uploaded before by the same department, from a file of the same name:
+        same 文号, or same title when neither has one. A new version replaces it."""
         rows = self.store.read(
             "SELECT id FROM documents WHERE parent_id IS NULL AND source_name = ? "
-            "AND owner_department_id IS ? ORDER BY created_at DESC LIMIT 1",
+            "AND owner_department_id IS ? ORDER BY created_at DESC",
             (filename, actor.id if actor else None),
         )
-        return self.store.get_document(rows[0]["id"]) if rows else None
+        for row in rows:
+            doc = self.store.get_document(row["id"])
+            if doc is None:
+                continue
+            if doc.doc_number and doc_number:
+                if doc.doc_number == doc_number:
+                    return doc
+            elif doc.title == title:
+                return doc
+        return None
 
     def _after_write(self, result: WriteResult) -> None:
         self.kb.mark_written([c.id for c in result.chunks], [c.tokens for c in result.chunks])
@@ -206,8 +255,8 @@ class KnowledgeService:
             return doc
         with self.store.write() as conn:
             sets = ", ".join(f"{name} = ?" for name in changes)
-            conn.execute(f"UPDATE documents SET {sets}, updated_at = datetime('now') WHERE id = ?",
-                         (*changes.values(), doc_id))
+            conn.execute(f"UPDATE documents SET {sets}, updated_at = ? WHERE id = ?",
+                         (*changes.values(), now(), doc_id))
             if "status" in changes:
                 # The documents a notice prints share its fate in this knowledge base.
                 for child in self.store.descendants(doc_id)[1:]:
@@ -228,8 +277,9 @@ class KnowledgeService:
     def delete_document(self, doc_id: str, actor: Department | None) -> None:
         doc = self.require(doc_id)
         self.check_can_edit(doc, actor)
-        chunk_ids = self.store.chunk_ids_of_documents(self.store.descendants(doc_id))
         with self.store.write() as conn:
+            # Read inside the transaction: an interpretation added meanwhile goes too.
+            chunk_ids = self.store.chunk_ids_of_documents(self.store.descendants(doc_id))
             conn.execute("DELETE FROM documents WHERE id = ?", (doc_id,))
             self.store.audit(conn, actor.name if actor else None, "document.delete", doc_id,
                              {"title": doc.title})

@@ -252,8 +252,10 @@ class Store:
         ]
 
     def count_articles(self, doc_ids: list[str]) -> int:
+        """Labelled articles (unnumbered passages are not articles)."""
         marks = ",".join("?" * len(doc_ids))
-        return int(self.read(f"SELECT count(*) AS n FROM articles WHERE document_id IN ({marks})", doc_ids)[0]["n"])
+        sql = f"SELECT count(*) AS n FROM articles WHERE label != '' AND document_id IN ({marks})"
+        return int(self.read(sql, doc_ids)[0]["n"])
 
     # -- interpretations ----------------------------------------------------
 

@@ -115,7 +115,15 @@ def write_document(
             "INSERT INTO documents(id, parent_id, title, doc_number, issuers, drafting_department, "
             "owner_department_id, publish_date, effective_date, expiry_date, status, url, recipients, "
             "source_name, source_hash, created_at, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            # A new version keeps its row (and so its interpretations) and its created_at.
+            "ON CONFLICT(id) DO UPDATE SET parent_id = excluded.parent_id, title = excluded.title, "
+            "doc_number = excluded.doc_number, issuers = excluded.issuers, "
+            "drafting_department = excluded.drafting_department, publish_date = excluded.publish_date, "
+            "effective_date = excluded.effective_date, expiry_date = excluded.expiry_date, "
+            "status = excluded.status, url = excluded.url, recipients = excluded.recipients, "
+            "source_name = excluded.source_name, source_hash = excluded.source_hash, "
+            "updated_at = excluded.updated_at",
             (
                 doc_id, parent_id,
                 (meta.title if is_top and meta.title else doc.title) or (doc.source_name or "未命名文件"),

@@ -217,3 +217,45 @@ def test_a_second_worker_serves_and_embeds_what_the_first_uploaded(client, keys,
         assert second.app.state.indexer.wait_idle(60)
         assert len(other_kb.vectors) == len(other_kb.filters) > 0
     other_kb.store.close()
+
+
+HEATING = """青川市住房和城乡建设局关于做好城区冬季供暖工作的通知
+青建发〔2025〕2号
+一、供暖时间
+（一）供暖期。城区供暖期为每年11月15日至次年3月15日。（牵头单位：市住房城乡建设局）
+青川市住房和城乡建设局
+2025年10月8日
+"""
+
+
+def test_same_file_name_different_policy_is_a_new_document(client, keys) -> None:  # type: ignore[no-untyped-def]
+    first = upload(client, keys["admin"], DIBAO, name="通知.txt").json()
+    second = upload(client, keys["admin"], HEATING, name="通知.txt").json()
+    assert second["action"] == "added" and second["id"] != first["id"]
+    numbers = {d["doc_number"] for d in client.get("/api/v1/documents").json()["documents"]}
+    assert numbers == {"青民发〔2025〕3号", "青建发〔2025〕2号"}
+
+
+def test_new_version_keeps_the_interpretations(client, keys) -> None:  # type: ignore[no-untyped-def]
+    doc = upload(client, keys["civil"]).json()
+    body = {"title": "低保标准调整解读", "text": "问：城市低保提高了多少？\n答：每人每月提高40元。"}
+    assert client.post(f"/api/v1/documents/{doc['id']}/interpretations", json=body,
+                       headers=auth(keys["civil"])).status_code == 201
+    newer = upload(client, keys["civil"], DIBAO.replace("820元", "850元")).json()
+    assert newer["action"] == "replaced" and newer["id"] == doc["id"]
+    detail = client.get(f"/api/v1/documents/{doc['id']}").json()
+    assert len(detail["interpretations"]) == 1
+    assert "850元" in " ".join(a["text"] for a in detail["articles"])
+    hits = client.get("/api/v1/search", params={"q": "城市低保提高了多少", "k": 10}).json()["results"]
+    assert any(h["kind"] == "interpretation" for h in hits)
+    assert not any("820元" in h["text"] and h["kind"] == "article" for h in hits)
+
+
+def test_identical_upload_updates_metadata_or_conflicts(client, keys) -> None:  # type: ignore[no-untyped-def]
+    doc = upload(client, keys["civil"]).json()
+    again = upload(client, keys["civil"], status="repealed").json()
+    assert again["id"] == doc["id"] and again["action"] == "updated"
+    assert again["status"] == "repealed" and again["articles"] == doc["articles"] == 3
+    conflict = upload(client, keys["health"])
+    assert conflict.status_code == 409
+    assert "青川市民政局" in conflict.json()["detail"]
