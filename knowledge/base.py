@@ -12,6 +12,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +20,11 @@ import numpy as np
 
 from knowledge.embedders import CachedEmbedder, Embedder
 from knowledge.lexical import LexicalIndex
-from knowledge.records import DocumentRecord, InterpretationRecord, passage_text
+from knowledge.records import DocumentRecord, InterpretationRecord, effective_status, passage_text
 from knowledge.store import Store
 from knowledge.tokenize import TOKENIZER_VERSION, tokenize
 from knowledge.writer import CHUNKER_VERSION, WINDOW_CHARS, rechunk_document
-from knowledge.vector import FaissVectorIndex, check_meta
+from knowledge.vector import FaissVectorIndex, IndexMismatchError, check_meta, read_meta
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +59,7 @@ class KnowledgeBase:
         self._lock = threading.RLock()  # guards the in-memory indexes
         self._embed_lock = threading.Lock()  # one embedding run at a time
         self._generation = -1
+        self._filters_day = date.today()
         self.on_pending: Callable[[], None] | None = None  # called when sync finds vectors missing
         self._load()
 
@@ -71,10 +73,20 @@ class KnowledgeBase:
             if count:
                 logger.info("re-tokenised %d passages for tokenizer %s", count, TOKENIZER_VERSION)
         if self.index_path.exists():
-            vectors, meta = FaissVectorIndex.load(self.index_path)
-            check_meta(meta, self.embedder.name, self.embedder.dim)
-            self.vectors = vectors
-            logger.info("loaded %d vectors built at generation %s", len(vectors), meta.get("generation"))
+            try:
+                vectors, meta = FaissVectorIndex.load(self.index_path)
+            except (IndexMismatchError, RuntimeError, ValueError) as exc:
+                # A torn save (crash between index and metadata) or a damaged file:
+                # SQLite holds the truth and the cache the vectors, so rebuild quietly.
+                # A change of embedder is still the operator's decision.
+                check_meta(read_meta(self.index_path) or {"embedder": self.embedder.name,
+                                                          "dim": self.embedder.dim},
+                           self.embedder.name, self.embedder.dim)
+                logger.warning("vector index unusable (%s); rebuilding it from the database", exc)
+            else:
+                check_meta(meta, self.embedder.name, self.embedder.dim)
+                self.vectors = vectors
+                logger.info("loaded %d vectors built at generation %s", len(vectors), meta.get("generation"))
         self.sync()
 
     def _rechunk_all(self) -> None:
@@ -97,6 +109,8 @@ class KnowledgeBase:
         generation = self.store.generation()
         with self._lock:
             if generation == self._generation:
+                if self._filters_day != date.today():  # documents may have expired overnight
+                    self._reload_filters()
                 return
             self._reload_filters()
             stored: set[int] = set()
@@ -123,13 +137,16 @@ class KnowledgeBase:
         by_document: dict[str, list[int]] = {}
         by_number: dict[str, set[str]] = {}
         windows: dict[int, int] = {}
+        today = date.today()
+        self._filters_day = today
         for row in self.store.chunk_filters():
             departments = set(json.loads(row["issuers"]))
             for name in (row["drafting_department"], row["interp_department"]):
                 if name:
                     departments.add(name)
             filters[row["id"]] = ChunkFilter(
-                row["document_id"], row["status"], frozenset(departments), row["doc_number"]
+                row["document_id"], effective_status(row["status"], row["expiry_date"], today),
+                frozenset(departments), row["doc_number"],
             )
             if row["parent_chunk_id"] is None:
                 by_document.setdefault(row["document_id"], []).append(row["id"])

@@ -5,9 +5,17 @@ from __future__ import annotations
 import json
 import sqlite3
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 STATUSES = ("current", "amended", "repealed", "expired")
+
+
+def effective_status(status: str, expiry_date: str | None, today: date | None = None) -> str:
+    """A current document past its 有效期 (expiry_date) is expired, whatever was stored."""
+    if status == "current" and expiry_date and expiry_date < (today or date.today()).isoformat():
+        return "expired"
+    return status
 
 
 def passage_text(header: str, text: str) -> str:
@@ -46,7 +54,7 @@ class DocumentRecord:
             publish_date=row["publish_date"],
             effective_date=row["effective_date"],
             expiry_date=row["expiry_date"],
-            status=row["status"],
+            status=effective_status(row["status"], row["expiry_date"]),
             url=row["url"],
             parent_id=row["parent_id"],
             owner_department_id=row["owner_department_id"],

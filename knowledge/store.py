@@ -201,14 +201,13 @@ class Store:
 
     def list_documents(self, status: str | None = None, title_like: str | None = None) -> list[DocumentRecord]:
         sql, params = "SELECT * FROM documents WHERE 1=1", []
-        if status and status != "all":
-            sql += " AND status = ?"
-            params.append(status)
         if title_like:
             sql += " AND (instr(title, ?) > 0 OR instr(coalesce(doc_number, ''), ?) > 0)"
             params += [title_like, title_like]
         sql += " ORDER BY coalesce(publish_date, '') DESC, created_at DESC"
-        return [DocumentRecord.from_row(r) for r in self.read(sql, params)]
+        documents = [DocumentRecord.from_row(r) for r in self.read(sql, params)]
+        # Filter on the effective status: a policy past its expiry date is expired.
+        return [d for d in documents if not status or status == "all" or d.status == status]
 
     def documents_by_source_hash(self, source_hash: str) -> list[DocumentRecord]:
         rows = self.read("SELECT * FROM documents WHERE source_hash = ? ORDER BY created_at", (source_hash,))

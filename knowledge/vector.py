@@ -50,6 +50,15 @@ def meta_path(index_path: Path) -> Path:
     return index_path.with_name(index_path.name + ".meta.json")
 
 
+def read_meta(index_path: Path) -> dict[str, Any] | None:
+    """The metadata beside an index, or None when missing or unreadable."""
+    try:
+        meta = json.loads(meta_path(index_path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return meta if isinstance(meta, dict) else None
+
+
 def check_meta(meta: dict[str, Any], embedder_name: str, dim: int) -> None:
     """Refuse an index built by another embedder: its vectors mean nothing to ours."""
     built_name, built_dim = meta.get("embedder"), meta.get("dim")

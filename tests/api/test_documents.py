@@ -259,3 +259,15 @@ def test_identical_upload_updates_metadata_or_conflicts(client, keys) -> None:  
     conflict = upload(client, keys["health"])
     assert conflict.status_code == 409
     assert "青川市民政局" in conflict.json()["detail"]
+
+
+def test_a_policy_past_its_expiry_date_leaves_default_search(client, keys) -> None:  # type: ignore[no-untyped-def]
+    doc = upload(client, keys["civil"]).json()
+    query = {"q": "农村低保标准"}
+    assert client.get("/api/v1/search", params=query).json()["results"]
+    patched = client.patch(f"/api/v1/documents/{doc['id']}", json={"expiry_date": "2020-12-31"},
+                           headers=auth(keys["civil"]))
+    assert patched.json()["status"] == "expired"
+    assert client.get("/api/v1/search", params=query).json()["results"] == []
+    expired = client.get("/api/v1/search", params={**query, "status": "expired"}).json()["results"]
+    assert expired and expired[0]["document"]["status"] == "expired"

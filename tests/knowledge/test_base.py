@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import json
+
 import pytest
 
 import knowledge.writer
@@ -255,3 +257,16 @@ def test_rebuild_restores_every_index_from_sqlite(kb, service, tmp_path: Path) -
     stored = chunk_ids(kb)
     assert kb.rebuild() == len(stored)
     assert set(kb.lexical.ids()) == stored and {int(i) for i in kb.vectors.ids()} == stored
+
+
+def test_a_torn_index_save_is_rebuilt_not_fatal(kb, service, embedder) -> None:  # type: ignore[no-untyped-def]
+    service.ingest_bytes(DIBAO.encode(), "dibao.txt")
+    kb.embed_pending()
+    meta = kb.index_path.with_name(kb.index_path.name + ".meta.json")
+    data = json.loads(meta.read_text(encoding="utf-8"))
+    data["count"] += 5  # as if the process died between writing the index and its metadata
+    meta.write_text(json.dumps(data), encoding="utf-8")
+    reopened = KnowledgeBase(kb.data_dir, embedder)
+    assert len(reopened.vectors) == 0 and len(reopened.pending) == len(reopened.filters) > 0
+    assert reopened.embed_pending() == len(reopened.filters)
+    reopened.store.close()
