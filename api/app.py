@@ -44,10 +44,11 @@ def open_knowledge_base(settings: Settings) -> KnowledgeBase:
 
 def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None) -> FastAPI:
     settings = settings or Settings()
-    privacy.install("", "uvicorn.access", "uvicorn.error", "policybot")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Here, not at import: uvicorn has configured its handlers by now.
+        privacy.install("uvicorn", "uvicorn.access", "uvicorn.error")
         base = kb or open_knowledge_base(settings)
         app.state.settings = settings
         app.state.kb = base
@@ -71,7 +72,7 @@ def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None
 
     @app.exception_handler(IngestError)
     async def _ingest_error(request: Request, exc: IngestError) -> JSONResponse:
-        return UnicodeJSONResponse({"detail": str(exc)}, status_code=getattr(exc, "status", 422))
+        return UnicodeJSONResponse({"detail": str(exc)}, status_code=422)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -10,7 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import click
+from pydantic import ValidationError
 
+from api import privacy
 from api.config import Settings
 from knowledge.base import KnowledgeBase
 
@@ -19,6 +21,15 @@ logger = logging.getLogger("policybot")
 
 def echo_json(value: Any) -> None:
     click.echo(json.dumps(value, ensure_ascii=False))
+
+
+def load_settings() -> Settings:
+    """The settings, or one clear line naming the bad variable."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(f"POLICYBOT_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
+        raise click.ClickException(f"配置有误（{problems}），请修改环境变量或 .env 文件。") from exc
 
 
 def open_kb(settings: Settings) -> KnowledgeBase:
@@ -51,6 +62,7 @@ def main(verbose: bool) -> None:
     """policybot: policy interpretation and citizen Q&A."""
     logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    privacy.install()
 
 
 @main.command()
@@ -63,7 +75,7 @@ def ingest(paths: tuple[Path, ...], department: str | None, as_json: bool, no_em
     from knowledge.folder import FileFailure, ingest_paths
     from knowledge.service import IngestOutcome, KnowledgeService
 
-    kb = open_kb(Settings())
+    kb = open_kb(load_settings())
     service = KnowledgeService(kb)
     actor = kb.store.ensure_department(department) if department else None
 
@@ -105,7 +117,7 @@ def search(question: str, k: int, status: str, department: str | None, doc_numbe
     """Search passages, best first (same results as GET /api/v1/search)."""
     from knowledge.retriever import Retriever
 
-    kb = open_kb(Settings())
+    kb = open_kb(load_settings())
     hits = Retriever(kb).search(question, k=k, status=status, department=department, doc_number=doc_number)
     if as_json:
         echo_json({"query": question, "results": [h.to_json() for h in hits]})
@@ -132,8 +144,11 @@ def departments_add(name: str, admin: bool, as_json: bool) -> None:
     """Create a department (or add a key to it) and print its key once."""
     from knowledge.store import Store
 
-    settings = Settings()
-    _, key = Store(settings.data_dir / "policybot.sqlite3").add_department(name, admin)
+    settings = load_settings()
+    try:
+        _, key = Store(settings.data_dir / "policybot.sqlite3").add_department(name, admin)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
     if as_json:
         echo_json({"name": name, "key": key})
     else:
@@ -150,7 +165,9 @@ def serve(host: str, port: int) -> None:
     from api.app import create_app
 
     logging.getLogger().setLevel(logging.INFO)
-    uvicorn.run(create_app(Settings()), host=host, port=port)
+    settings = load_settings()
+    kb = open_kb(settings)  # a bad index or model fails here, in one line, not inside uvicorn
+    uvicorn.run(create_app(settings, kb=kb), host=host, port=port)
 
 
 @main.command()
@@ -159,7 +176,7 @@ def rebuild(as_json: bool) -> None:
     """Rebuild the search indexes from the database (after changing the embedder)."""
     import shutil
 
-    settings = Settings()
+    settings = load_settings()
     shutil.rmtree(settings.data_dir / "index", ignore_errors=True)
     kb = open_kb(settings)
     embedded = embed_with_progress(kb, "重建向量索引")
@@ -190,7 +207,7 @@ def evaluate_command(file: Path, k: int, corpus: Path | None, baseline: bool, mi
             hit_matches(question)
     except ValueError as exc:
         raise click.ClickException(f"{file}: {exc}" if str(file) not in str(exc) else str(exc)) from exc
-    settings = Settings()
+    settings = load_settings()
     if corpus is not None:
         from knowledge.folder import ingest_paths
         from knowledge.service import KnowledgeService

@@ -1,13 +1,16 @@
 """Citizens' ID and phone numbers never reach a log in clear.
 
 Questions travel in URLs (GET /api/v1/search?q=…), so the access log would
-record them as typed; this filter masks both kinds of number in every record.
+record them as typed; the filter masks both kinds of number in every record's
+message and traceback. It sits on the handlers, which every record passes
+through (a filter on a logger misses what its child loggers propagate).
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import traceback
 
 # 18-digit resident ID (last may be X), then mainland mobile numbers; digits
 # around them must not be digits, so longer numbers (amounts, ids) stay intact.
@@ -23,16 +26,21 @@ def mask(text: str) -> str:
 
 class MaskingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple):
-            record.args = tuple(mask(a) if isinstance(a, str) else a for a in record.args)
-        if isinstance(record.msg, str):
-            record.msg = mask(record.msg)
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):  # a malformed record: leave it to the handler's own error path
+            return True
+        record.msg, record.args = mask(message), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = mask("".join(traceback.format_exception(*record.exc_info)).rstrip())
         return True
 
 
 def install(*logger_names: str) -> None:
-    """Mask on these loggers (the root logger when none is named)."""
-    for name in logger_names or ("",):
+    """Mask on every handler of these loggers (and of the root logger), and on the loggers."""
+    masking = MaskingFilter()
+    for name in ("", *logger_names):
         target = logging.getLogger(name)
-        if not any(isinstance(f, MaskingFilter) for f in target.filters):
-            target.addFilter(MaskingFilter())
+        for owner in (target, *target.handlers):
+            if not any(isinstance(f, MaskingFilter) for f in owner.filters):
+                owner.addFilter(masking)

@@ -276,7 +276,7 @@ class KnowledgeBase:
             for chunk_id, f in self.filters.items():
                 if status != "all" and f.status != status:
                     continue
-                if department and not any(department in d for d in f.departments):
+                if department and department not in f.departments:
                     continue
                 if doc_number and f.doc_number != doc_number:
                     continue

@@ -7,7 +7,8 @@
     ├── Conflict       409  the same file, already held by another department
     ├── TooLarge       413
     ├── Unsupported    415  a file type we cannot read
-    └── Invalid        422  a value or a file we cannot use
+    ├── Invalid        422  a value or a file we cannot use
+    └── TooManyRequests 429 a client over its rate limit
 
 Messages are Chinese: they reach department staff and citizens as they are.
 """
@@ -49,3 +50,7 @@ class Unsupported(PolicybotError):
 
 class Invalid(PolicybotError):
     status = 422
+
+
+class TooManyRequests(PolicybotError):
+    status = 429

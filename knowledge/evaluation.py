@@ -59,6 +59,8 @@ def hit_matches(question: dict[str, Any]) -> Callable[[Hit], bool] | None:
         wanted = {_law_key(g) for g in question["gold_articles"]}
         return lambda h: bool(h.article) and _law_key(h.document.title + h.article["label"]) in wanted  # type: ignore[index]
     if "gold" in question:
+        if not isinstance(question["gold"], list) or not all(isinstance(g, str) for g in question["gold"]):
+            raise ValueError(f'"gold" must be a list of strings: {question["q"]}')
         golds = [norm(g) for g in question["gold"] if g]
         return lambda h: any(g in norm(h.text) for g in golds)
     if "answer" in question:

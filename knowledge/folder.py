@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ingest import IngestError
+from ingest.readers import SUPPORTED
 from knowledge.errors import Invalid, PolicybotError
 from knowledge.records import Department
 from knowledge.service import IngestOutcome, KnowledgeService
@@ -23,7 +24,6 @@ from knowledge.writer import DocumentMeta
 
 logger = logging.getLogger(__name__)
 
-SUFFIXES = {".txt", ".docx", ".pdf", ".html", ".htm"}
 META_FIELDS = ("title", "doc_number", "issuer", "drafting_department", "publish_date", "effective_date",
                "expiry_date", "status", "url")
 
@@ -41,7 +41,7 @@ def iter_files(paths: list[Path]) -> Iterator[Path]:
     for path in paths:
         if path.is_dir():
             for child in sorted(path.rglob("*")):
-                if child.is_file() and child.suffix.lower() in SUFFIXES and not child.name.startswith("."):
+                if child.is_file() and child.suffix.lower() in SUPPORTED and not child.name.startswith("."):
                     yield child
         else:
             yield path
@@ -98,8 +98,15 @@ def ingest_paths(
 
     for path in iter_files(paths):
         if path.parent not in manifests:
-            manifests[path.parent] = load_manifest(path.parent)
+            try:
+                manifests[path.parent] = load_manifest(path.parent)
+            except Invalid as exc:  # the files still go in, without the manifest's metadata
+                manifests[path.parent] = {}
+                report(FileFailure(path.parent / "manifest.json", exc.message))
         entry = manifests[path.parent].get(path.name, {})
+        if not isinstance(entry.get("interprets", ""), str):
+            report(FileFailure(path, "manifest.json 中 interprets 应为政策文件名（字符串）"))
+            continue
         fields = {name: entry[name] for name in META_FIELDS if entry.get(name)}
         if drafting_department:
             fields["drafting_department"] = drafting_department

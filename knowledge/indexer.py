@@ -21,6 +21,7 @@ class BackgroundIndexer:
         self._stop = threading.Event()
         self._idle = threading.Event()
         self._idle.set()
+        self._state = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="policybot-indexer", daemon=True)
 
     def start(self) -> None:
@@ -29,8 +30,9 @@ class BackgroundIndexer:
 
     def notify(self) -> None:
         """New passages are waiting."""
-        self._idle.clear()
-        self._wake.set()
+        with self._state:
+            self._idle.clear()
+            self._wake.set()
 
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Block until every pending passage has its vector (tests, shutdown)."""
@@ -48,6 +50,7 @@ class BackgroundIndexer:
             self._wake.clear()
             if self._stop.is_set():
                 break
+            failed = False
             try:
                 done = self.kb.embed_pending(
                     lambda n, total: logger.info("embedded %d/%d passages", n, total)
@@ -56,5 +59,9 @@ class BackgroundIndexer:
                     logger.info("vector index caught up (%d passages)", done)
             except Exception:  # keep serving lexically; the next upload retries
                 logger.exception("embedding pending passages failed")
-            if not self._wake.is_set():
-                self._idle.set()
+                failed = True
+            with self._state:  # a notify() cannot slip between this check and idle
+                if self.kb.pending and not failed:
+                    self._wake.set()  # more arrived while we worked
+                elif not self._wake.is_set():
+                    self._idle.set()

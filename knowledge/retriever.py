@@ -141,8 +141,8 @@ class Retriever:
             if record.interpretation_id:
                 interpretation = self.kb.interpretation(record.interpretation_id)
             article = None
-            if record.article_path is not None and record.article_label is not None:
-                article = {"label": record.article_label, "path": record.article_path}
+            if record.article_label:  # unnumbered text (a preamble, a plain notice) has no article
+                article = {"label": record.article_label, "path": record.article_path or []}
             hits.append(Hit(chunk_id, score, record.kind, record.text, documents[record.document_id],
                             article, interpretation, record.header))
         return hits

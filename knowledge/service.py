@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ingest import IngestError, looks_like_interpretation, parse_interpretation, parse_policy, read_bytes
+from ingest.readers import MAX_BYTES
 from ingest.model import ParsedInterpretation
 from knowledge.base import KnowledgeBase
 from knowledge.errors import Conflict, Forbidden, Invalid, NotFound
@@ -79,7 +80,7 @@ class KnowledgeService:
     def ingest_bytes(
         self, data: bytes, filename: str, actor: Department | None = None,
         meta: DocumentMeta | None = None, interprets: str | None = None, kind: str = "auto",
-        fallback: bool = True,
+        fallback: bool = True, max_bytes: int = MAX_BYTES,
     ) -> IngestOutcome:
         """Parse and store one file; the caller runs ``kb.embed_pending`` after.
 
@@ -87,7 +88,7 @@ class KnowledgeService:
         interpretation whose policy is not in the knowledge base is kept as a
         policy when ``fallback`` is set (losing the text would be worse).
         """
-        text = read_bytes(data, filename)
+        text = read_bytes(data, filename, max_bytes)
         meta = meta or DocumentMeta()
         if kind == "interpretation" or interprets or (kind == "auto" and looks_like_interpretation(text, filename)):
             parsed = parse_interpretation(text, filename)

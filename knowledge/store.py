@@ -77,7 +77,8 @@ class Store:
                 conn.execute("COMMIT")
                 self._local.committed = committed
             except BaseException:
-                conn.execute("ROLLBACK")
+                if conn.in_transaction:  # SQLite may already have rolled back (e.g. disk full)
+                    conn.execute("ROLLBACK")
                 raise
 
     def read(self, sql: str, params: tuple[Any, ...] | list[Any] = ()) -> list[sqlite3.Row]:
@@ -108,7 +109,8 @@ class Store:
                     conn.execute("INSERT INTO migrations VALUES (?, ?)", (name, now()))
                     conn.execute("COMMIT")
                 except BaseException:
-                    conn.execute("ROLLBACK")
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
                     raise
 
     def generation(self) -> int:
@@ -151,6 +153,9 @@ class Store:
 
     def add_department(self, name: str, admin: bool = False) -> tuple[Department, str]:
         """Create a department (or reuse it) and issue a new key, returned once."""
+        name = name.strip()
+        if not name:
+            raise ValueError("部门名称不能为空")
         key = "pb_" + secrets.token_urlsafe(24)
         with self.write() as conn:
             conn.execute(
@@ -344,5 +349,6 @@ class Store:
                 )
                 conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                if conn.in_transaction:  # SQLite may already have rolled back (e.g. disk full)
+                    conn.execute("ROLLBACK")
                 raise

@@ -2,29 +2,31 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import PurePath
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Form, Request, Response, UploadFile
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from fastapi.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile as StarletteUpload
 
 from api.deps import DepartmentDep, IndexerDep, ServiceDep, SettingsDep
 from ingest import parse_interpretation, read_bytes
+from ingest.readers import SUPPORTED
 from knowledge.errors import Invalid, TooLarge, Unsupported
 from knowledge.writer import DocumentMeta
 
 router = APIRouter(tags=["documents"])
 
-READABLE = {".txt", ".docx", ".pdf", ".html", ".htm"}
-DATE = r"^\d{4}-\d{2}-\d{2}$"
+# YYYY-MM-DD that is a real date (2024-13-99 is refused, not stored).
+IsoDate = Annotated[str, AfterValidator(lambda v: date.fromisoformat(v).isoformat())]
 
 
 def read_upload(file: StarletteUpload, limit: int) -> tuple[bytes, str]:
     name = PurePath(file.filename or "upload.txt").name
-    if PurePath(name).suffix.lower() not in READABLE:
+    if PurePath(name).suffix.lower() not in SUPPORTED:
         raise Unsupported(f"不支持的文件类型 {name}：请上传 .txt、.docx、.pdf 或 .html 文件。")
     data = file.file.read(limit + 1)
     if len(data) > limit:
@@ -40,7 +42,7 @@ def upload_document(
     doc_number: Annotated[str | None, Form()] = None,
     issuer: Annotated[str | None, Form()] = None,
     drafting_department: Annotated[str | None, Form()] = None,
-    publish_date: Annotated[str | None, Form(pattern=DATE)] = None,
+    publish_date: Annotated[IsoDate | None, Form()] = None,
     status: Annotated[str, Form(pattern="^(current|amended|repealed|expired)$")] = "current",
     url: Annotated[str | None, Form()] = None,
 ) -> dict[str, Any]:
@@ -48,7 +50,8 @@ def upload_document(
     meta = DocumentMeta(title=title, doc_number=doc_number, issuer=issuer,
                         drafting_department=drafting_department, publish_date=publish_date,
                         status=status, url=url)
-    outcome = service.ingest_bytes(data, name, department, meta, kind="policy")
+    outcome = service.ingest_bytes(data, name, department, meta, kind="policy",
+                                   max_bytes=settings.max_upload_bytes)
     indexer.notify()
     top = outcome.documents[0]
     return {**top.to_json(), "articles": outcome.articles, "action": outcome.action,
@@ -56,7 +59,10 @@ def upload_document(
 
 
 @router.get("/documents")
-def list_documents(service: ServiceDep, status: str | None = None, q: str | None = None) -> dict[str, Any]:
+def list_documents(
+    service: ServiceDep, status: Literal["current", "amended", "repealed", "expired", "all"] | None = None,
+    q: str | None = None,
+) -> dict[str, Any]:
     return {"documents": [d.to_json() for d in service.store.list_documents(status=status, title_like=q)]}
 
 
@@ -66,15 +72,17 @@ def get_document(service: ServiceDep, doc_id: str) -> dict[str, Any]:
 
 
 class DocumentPatch(BaseModel):
+    """Fields left out stay as they are; null clears an optional field."""
+
     model_config = ConfigDict(extra="forbid")
 
-    title: str | None = Field(default=None, min_length=1)
+    title: str = Field(default="", min_length=1)
     doc_number: str | None = None
     drafting_department: str | None = None
-    publish_date: str | None = Field(default=None, pattern=DATE)
-    effective_date: str | None = Field(default=None, pattern=DATE)
-    expiry_date: str | None = Field(default=None, pattern=DATE)
-    status: str | None = None
+    publish_date: IsoDate | None = None
+    effective_date: IsoDate | None = None
+    expiry_date: IsoDate | None = None
+    status: Literal["current", "amended", "repealed", "expired"] = "current"
     url: str | None = None
 
 
@@ -92,9 +100,9 @@ def delete_document(service: ServiceDep, department: DepartmentDep, doc_id: str)
 
 
 class InterpretationIn(BaseModel):
-    title: str
-    text: str
-    publish_date: str | None = None
+    title: str = Field(min_length=1)
+    text: str = Field(min_length=1)
+    publish_date: IsoDate | None = None
     department: str | None = None
 
 
@@ -110,7 +118,7 @@ async def add_interpretation(
             if not isinstance(upload, StarletteUpload):
                 raise Invalid("请以 file 字段上传解读文件，或以 JSON 提交 {title, text}。")
             data, name = read_upload(upload, settings.max_upload_bytes)
-        text = await run_in_threadpool(read_bytes, data, name)
+        text = await run_in_threadpool(read_bytes, data, name, settings.max_upload_bytes)
         parsed = parse_interpretation(text, name)
     else:
         try:

@@ -3,12 +3,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Request
 
 from api.deps import RetrieverDep
-from knowledge.errors import PolicybotError
-
-
-class TooManyRequests(PolicybotError):
-    status = 429
-
+from knowledge.errors import TooManyRequests
 
 def rate_limited(request: Request) -> None:
     client = request.client.host if request.client else "unknown"

@@ -209,3 +209,24 @@ def test_rebuild_embeds_every_passage(samples_dir) -> None:  # type: ignore[no-u
     assert summary == {"passages": passages, "vectors": vectors, "embedded": vectors, "embedder": TEST_EMBEDDER}
     meta = json.loads((data_dir / "index" / "vectors.faiss.meta.json").read_text(encoding="utf-8"))
     assert meta["count"] == vectors and meta["pending"] == 0 and meta["embedder"] == TEST_EMBEDDER
+
+
+def test_configuration_and_name_mistakes_are_one_clear_line(tmp_path: Path) -> None:
+    bad_env = CliRunner().invoke(main, ["search", "低保"], env={
+        "POLICYBOT_DATA_DIR": str(tmp_path), "POLICYBOT_RATE_LIMIT": "abc"})
+    assert bad_env.exit_code == 1
+    assert "POLICYBOT_RATE_LIMIT" in bad_env.stderr and "Traceback" not in bad_env.output
+    blank = run(tmp_path / "data", "departments", "add", "  ")
+    assert blank.exit_code == 1 and "部门名称不能为空" in blank.stderr
+
+
+def test_a_broken_manifest_is_reported_and_the_files_still_go_in(tmp_path: Path) -> None:
+    folder = tmp_path / "incoming"
+    folder.mkdir()
+    (folder / "dibao.txt").write_text(DIBAO, encoding="utf-8")
+    (folder / "manifest.json").write_text("{not json", encoding="utf-8")
+    result = run(tmp_path / "data", "ingest", str(folder), "--json", "--no-embed")
+    assert result.exit_code == 1
+    lines = json_lines(result)
+    assert [line["action"] for line in lines] == ["failed", "added"]
+    assert "manifest.json" in lines[0]["file"] and "JSON" in lines[0]["error"]

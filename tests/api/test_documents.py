@@ -271,3 +271,19 @@ def test_a_policy_past_its_expiry_date_leaves_default_search(client, keys) -> No
     assert client.get("/api/v1/search", params=query).json()["results"] == []
     expired = client.get("/api/v1/search", params={**query, "status": "expired"}).json()["results"]
     assert expired and expired[0]["document"]["status"] == "expired"
+
+
+def test_patch_rejects_nulls_and_impossible_dates(client, keys) -> None:  # type: ignore[no-untyped-def]
+    url = f"/api/v1/documents/{upload(client, keys['civil']).json()['id']}"
+    for body in ({"title": None}, {"status": None}, {"publish_date": "2024-13-99"}, {"expiry_date": "明年"}):
+        response = client.patch(url, json=body, headers=auth(keys["civil"]))
+        assert response.status_code == 422, body
+        assert response.json()["errors"], body
+    assert client.patch(url, json={"url": None}, headers=auth(keys["civil"])).status_code == 200
+    assert client.get("/api/v1/documents", params={"status": "bogus"}).status_code == 422
+
+
+def test_upload_rejects_an_impossible_publish_date(client, keys) -> None:  # type: ignore[no-untyped-def]
+    response = upload(client, keys["civil"], publish_date="2025-02-30")
+    assert response.status_code == 422
+    assert client.get("/api/v1/documents").json()["documents"] == []

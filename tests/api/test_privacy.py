@@ -2,7 +2,7 @@ import logging
 
 import pytest
 
-from api.privacy import MaskingFilter, mask
+from api.privacy import MaskingFilter, install, mask
 
 
 def test_mask_hides_id_and_mobile_numbers_but_not_amounts() -> None:
@@ -19,3 +19,30 @@ def test_access_log_records_are_masked(client, caplog: pytest.LogCaptureFixture)
         logger.info('%s - "%s %s HTTP/%s" %d', "127.0.0.1", "GET", "/api/v1/search?q=13812345678", "1.1", 200)
     assert "13812345678" not in caplog.text
     assert "138****5678" in caplog.text
+
+
+def test_records_from_child_loggers_and_tracebacks_are_masked_at_the_handler() -> None:
+    seen: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(self.format(record))
+
+    handler = Collect()
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    parent = logging.getLogger("pbtest")
+    parent.addHandler(handler)
+    parent.setLevel(logging.INFO)
+    try:
+        install("pbtest")
+        child = logging.getLogger("pbtest.bot.answer")  # propagates; has no filter of its own
+        child.info("question from %s: 身份证%s", "13912345678", "110101199003071234")
+        try:
+            raise ValueError("bad phone 13700001111")
+        except ValueError:
+            child.exception("failed")
+    finally:
+        parent.removeHandler(handler)
+    text = "\n".join(seen)
+    assert "13912345678" not in text and "110101199003071234" not in text and "13700001111" not in text
+    assert "139****5678" in text and "137****1111" in text
