@@ -188,7 +188,8 @@ class KnowledgeBase:
                 self.vectors.remove(np.array(chunk_ids, dtype=np.int64))
             self._reload_filters()
             self._caught_up_to_own_write()
-        self.save()
+        # No save here: a saved index that still holds these ids is reconciled
+        # against SQLite on load, and writing the whole file per delete is slow.
 
     def refresh_filters(self) -> None:
         with self._lock:

@@ -139,7 +139,7 @@ class PlainBM25:
 
     def search(self, query: str, k: int) -> list[Hit]:
         ranked = self.index.search(tokenize(query, bigrams=False), k)
-        hits = self.retriever._hits([(self.pieces[n][0], score) for n, score in ranked])
+        hits = self.retriever.hits([(self.pieces[n][0], score) for n, score in ranked])
         for hit, (n, _) in zip(hits, ranked):
             hit.text = self.pieces[n][1]  # the piece, not the whole passage, is what it returned
         return hits

@@ -103,7 +103,7 @@ class Retriever:
         for chunk_id in self._exact_matches(query, allowed):
             scores[chunk_id] = scores.get(chunk_id, 0.0) + EXACT_BONUS
         best = sorted(scores.items(), key=lambda item: (-item[1], item[0]))[:k]
-        return self._hits(best)
+        return self.hits(best)
 
     def _by_passage(self, ranked: list[tuple[int, float]]) -> dict[int, float]:
         """Credit each window to its passage: a passage scores its best piece."""
@@ -129,7 +129,8 @@ class Retriever:
             if allowed is None or chunk_id in allowed
         ]
 
-    def _hits(self, ranked: list[tuple[int, float]]) -> list[Hit]:
+    def hits(self, ranked: list[tuple[int, float]]) -> list[Hit]:
+        """Hits for ranked chunk ids, skipping any deleted meanwhile."""
         records: dict[int, ChunkRecord] = self.kb.store.chunk_records([i for i, _ in ranked])
         documents = self.kb.documents([r.document_id for r in records.values()])
         hits = []
