@@ -232,15 +232,28 @@ class KnowledgeService:
                 return IngestOutcome(parsed.source_name or parsed.title, "unchanged", "interpretation",
                                      [policy], interpretation_id=rows[0]["id"])
         department = parsed.department or policy.drafting_department or (actor.name if actor else None)
+        removed: list[int] = []
         with self.store.write() as conn:
+            # A new version of the same file replaces the interpretation it gave before.
+            previous = [r["id"] for r in conn.execute(
+                "SELECT id FROM interpretations WHERE document_id = ? AND source_name = ?",
+                (policy.id, parsed.source_name),
+            )] if parsed.source_name else []
+            for old_id in previous:
+                removed += [r["id"] for r in conn.execute(
+                    "SELECT id FROM chunks WHERE interpretation_id = ?", (old_id,))]
+                conn.execute("DELETE FROM interpretations WHERE id = ?", (old_id,))
             interp_id, result = write_interpretation(
                 conn, parsed, policy.id, department or "未注明", actor.id if actor else None, digest,
             )
-            self.store.audit(conn, actor.name if actor else None, "interpretation.add", interp_id,
-                             {"document_id": policy.id})
+            self.store.audit(conn, actor.name if actor else None,
+                             "interpretation.replace" if previous else "interpretation.add", interp_id,
+                             {"document_id": policy.id, "replaced": previous})
+        if removed:
+            self.kb.forget(removed)
         self._after_write(result)
-        return IngestOutcome(parsed.source_name or parsed.title, "added", "interpretation", [policy],
-                             chunks=result.passages, interpretation_id=interp_id)
+        return IngestOutcome(parsed.source_name or parsed.title, "replaced" if previous else "added",
+                             "interpretation", [policy], chunks=result.passages, interpretation_id=interp_id)
 
     # -- documents -------------------------------------------------------------
 

@@ -126,3 +126,17 @@ def test_audit_log_records_add_update_and_delete(kb, service, departments, docum
     assert deleted["actor"] == "青川市大数据中心" and deleted["target"] == document.id
     assert deleted["detail"]["title"] == document.title
     assert kb.store.read("SELECT count(*) AS n FROM documents")[0]["n"] == 0
+
+
+def test_a_new_version_of_an_interpretation_file_replaces_the_old_one(service, kb) -> None:  # type: ignore[no-untyped-def]
+    from knowledge.retriever import Retriever
+
+    service.ingest_bytes(DIBAO.encode(), "dibao.txt")
+    first = "青民发〔2025〕3号政策解读\n解读部门：青川市民政局\n问：城市低保提高了多少？\n答：每月提高40元。\n"
+    added = service.ingest_bytes(first.encode(), "低保解读.txt")
+    assert added.kind == "interpretation" and added.action == "added"
+    replaced = service.ingest_bytes(first.replace("40元", "70元").encode(), "低保解读.txt")
+    assert replaced.action == "replaced"
+    assert kb.store.read("SELECT count(*) AS n FROM interpretations")[0]["n"] == 1
+    texts = [h.text for h in Retriever(kb, use_dense=False).search("城市低保提高了多少", k=10)]
+    assert any("70元" in t for t in texts) and not any("40元" in t for t in texts)
