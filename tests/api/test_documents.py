@@ -287,3 +287,13 @@ def test_upload_rejects_an_impossible_publish_date(client, keys) -> None:  # typ
     response = upload(client, keys["civil"], publish_date="2025-02-30")
     assert response.status_code == 422
     assert client.get("/api/v1/documents").json()["documents"] == []
+
+
+def test_a_title_or_doc_number_in_the_question_finds_that_document_first(client, keys) -> None:  # type: ignore[no-untyped-def]
+    dibao = upload(client, keys["civil"]).json()
+    heating = upload(client, keys["admin"], HEATING, name="heating.txt").json()
+    for query, wanted in (("青川市民政局关于提高城乡最低生活保障标准的通知有哪些内容", dibao["id"]),
+                          ("青建发〔2025〕2号说了什么", heating["id"]),
+                          ("青建发[2025]2号", heating["id"])):
+        hits = client.get("/api/v1/search", params={"q": query, "k": 3}).json()["results"]
+        assert hits and all(h["document"]["id"] == wanted for h in hits), query
