@@ -132,14 +132,22 @@ class KnowledgeBase:
             if self.on_pending:
                 self.on_pending()  # e.g. another worker wrote them: embed (mostly from the cache)
 
-    def _reload_filters(self) -> None:
-        filters: dict[int, ChunkFilter] = {}
-        by_document: dict[str, list[int]] = {}
-        by_number: dict[str, set[str]] = {}
-        windows: dict[int, int] = {}
+    def _reload_filters(self, new_chunks: list[int] | None = None) -> None:
+        """Rebuild the filter maps from SQLite; with ``new_chunks``, only add those
+        (their documents' metadata unchanged), which keeps a folder ingest linear.
+
+        The maps are replaced, never changed in place: searches read them unlocked.
+        """
         today = date.today()
-        self._filters_day = today
-        for row in self.store.chunk_filters():
+        incremental = new_chunks is not None and self._filters_day == today
+        filters = dict(self.filters) if incremental else {}
+        by_document = {k: list(v) for k, v in self.chunks_by_document.items()} if incremental else {}
+        by_number = {k: set(v) for k, v in self.documents_by_number.items()} if incremental else {}
+        windows = dict(self.passage_of) if incremental else {}
+        titles = dict(self.titles) if incremental else {}
+        for row in self.store.chunk_filters(new_chunks if incremental else None):
+            if incremental and row["id"] in filters:
+                continue  # already loaded by a full reload after the same write
             departments = set(json.loads(row["issuers"]))
             for name in (row["drafting_department"], row["interp_department"]):
                 if name:
@@ -154,12 +162,14 @@ class KnowledgeBase:
                 windows[row["id"]] = row["parent_chunk_id"]
             if row["doc_number"]:
                 by_number.setdefault(row["doc_number"], set()).add(row["document_id"])
+            titles[row["document_id"]] = row["title"]
+        self._filters_day = today
         self.filters = filters
         self._allowed: dict[tuple[str, str | None, str | None], set[int] | None] = {}
         self.chunks_by_document = by_document
         self.passage_of = windows
         self.documents_by_number = by_number
-        self.titles = [(d.id, d.title) for d in self.store.list_documents(status="all")]
+        self.titles = list(titles.items())
 
     def _caught_up_to_own_write(self) -> None:
         """After applying our own write: claim its generation only if nothing else
@@ -175,7 +185,7 @@ class KnowledgeBase:
             for chunk_id, toks in zip(chunk_ids, tokens):
                 self.lexical.add(chunk_id, toks)
             self.pending.update(chunk_ids)
-            self._reload_filters()
+            self._reload_filters(new_chunks=list(chunk_ids))
             self._caught_up_to_own_write()
 
     def forget(self, chunk_ids: list[int]) -> None:

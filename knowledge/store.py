@@ -315,14 +315,21 @@ class Store:
             yield rows
             last = rows[-1]["id"]
 
-    def chunk_filters(self) -> list[sqlite3.Row]:
-        """Per chunk: what search filters look at (status, departments, 文号)."""
-        return self.read(
-            "SELECT c.id, c.parent_chunk_id, d.id AS document_id, d.status, d.drafting_department, "
+    def chunk_filters(self, ids: list[int] | None = None) -> list[sqlite3.Row]:
+        """Per chunk (all, or these): what search filters look at (status, departments, 文号)."""
+        sql = (
+            "SELECT c.id, c.parent_chunk_id, d.id AS document_id, d.title, d.status, d.drafting_department, "
             "d.issuers, d.doc_number, d.expiry_date, i.department AS interp_department "
             "FROM chunks c JOIN documents d ON d.id = c.document_id "
             "LEFT JOIN interpretations i ON i.id = c.interpretation_id"
         )
+        if ids is None:
+            return self.read(sql)
+        rows: list[sqlite3.Row] = []
+        for start in range(0, len(ids), 500):
+            part = ids[start:start + 500]
+            rows += self.read(f"{sql} WHERE c.id IN ({','.join('?' * len(part))})", part)
+        return rows
 
     # -- embedding cache (knowledge.embedders.EmbeddingCache) -----------------
 

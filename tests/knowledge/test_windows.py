@@ -49,3 +49,14 @@ def test_chunker_upgrade_and_title_change_rechunk_from_stored_articles(service, 
     assert headers and all(h.startswith("青川市网约车管理通知") for h in headers)
     hits = Retriever(kb, use_dense=False).search("网约车管理通知 驾驶员条件", k=1)
     assert hits[0].document.title == "青川市网约车管理通知"
+
+
+def test_filter_maps_match_a_full_reload_after_mixed_writes(service, kb: KnowledgeBase) -> None:  # type: ignore[no-untyped-def]
+    doc = service.ingest_bytes(POLICY.encode(), "wangyueche.txt").documents[0]
+    service.ingest_bytes(POLICY.replace("8年", "6年").encode(), "wangyueche.txt")  # a new version
+    service.update_document(doc.id, {"title": "青川市网约车管理通知"}, None)  # re-chunked
+    incremental = (kb.filters, {k: sorted(v) for k, v in kb.chunks_by_document.items()},
+                   kb.passage_of, sorted(kb.titles))
+    kb._reload_filters()
+    full = (kb.filters, {k: sorted(v) for k, v in kb.chunks_by_document.items()}, kb.passage_of, sorted(kb.titles))
+    assert incremental == full
