@@ -26,14 +26,21 @@ def mask(text: str) -> str:
 
 class MaskingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = record.getMessage()
-        except (TypeError, ValueError):  # a malformed record: leave it to the handler's own error path
-            return True
-        record.msg, record.args = mask(message), None
+        # Mask the parts, not the formatted line: formatters such as uvicorn's
+        # access log read record.args themselves.
+        if isinstance(record.msg, str):
+            record.msg = mask(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(_masked(a) for a in record.args)
+        elif isinstance(record.args, dict):
+            record.args = {k: _masked(v) for k, v in record.args.items()}
         if record.exc_info and not record.exc_text:
             record.exc_text = mask("".join(traceback.format_exception(*record.exc_info)).rstrip())
         return True
+
+
+def _masked(value: object) -> object:
+    return mask(value) if isinstance(value, str) else value
 
 
 def install(*logger_names: str) -> None:

@@ -46,3 +46,13 @@ def test_records_from_child_loggers_and_tracebacks_are_masked_at_the_handler() -
     text = "\n".join(seen)
     assert "13912345678" not in text and "110101199003071234" not in text and "13700001111" not in text
     assert "139****5678" in text and "137****1111" in text
+
+
+def test_uvicorn_access_formatter_still_formats_masked_records() -> None:
+    from uvicorn.logging import AccessFormatter
+
+    record = logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
+                               ("127.0.0.1:5000", "GET", "/api/v1/search?q=13812345678", "1.1", 200), None)
+    assert MaskingFilter().filter(record)
+    line = AccessFormatter('%(client_addr)s - "%(request_line)s" %(status_code)s', use_colors=False).format(record)
+    assert "138****5678" in line and "13812345678" not in line and "200" in line
