@@ -36,10 +36,6 @@ ORG_SUFFIX = re.compile(
     r"(办公厅|办公室|人民政府|政府|委员会|党委|县委|市委|省委|州委|区委|国务院|厅|局|部|委|署|院|办|中心|小组|指挥部|总局|银行|法院|检察院|联合会)$"
 )
 _SENTENCE_PUNCT = re.compile(r"[。；;！!？?：:，,]")
-_DOC_TYPES = re.compile(
-    r"(通知|意见|方案|办法|规定|要点|决定|条例|细则|规划|公告|通告|批复|函|报告|规则|标准|指引|措施|纲要|计划|"
-    r"制度|章程|解读|答记者问|倡议书|法|典|指南|清单|目录)$"
-)
 
 
 @dataclass(frozen=True)
@@ -218,6 +214,3 @@ def is_title_like(line: str, max_len: int = 60) -> bool:
         return False
     return True
 
-
-def ends_like_title(line: str) -> bool:
-    return bool(_DOC_TYPES.search(line.strip().rstrip("》")))

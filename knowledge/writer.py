@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ingest.chunking import chunk_interpretation, chunks_for_document, split_text
 from ingest.model import Article, Chunk, InterpretationSection, ParsedDocument, ParsedInterpretation
@@ -111,6 +111,7 @@ def write_document(
             issuers = [meta.issuer]
         drafting = (meta.drafting_department if is_top else None) or (issuers[0] if issuers else None)
         drafting = drafting or owner_department_name
+        title = (meta.title if is_top and meta.title else doc.title) or (doc.source_name or "未命名文件")
         conn.execute(
             "INSERT INTO documents(id, parent_id, title, doc_number, issuers, drafting_department, "
             "owner_department_id, publish_date, effective_date, expiry_date, status, url, recipients, "
@@ -125,8 +126,7 @@ def write_document(
             "source_name = excluded.source_name, source_hash = excluded.source_hash, "
             "updated_at = excluded.updated_at",
             (
-                doc_id, parent_id,
-                (meta.title if is_top and meta.title else doc.title) or (doc.source_name or "未命名文件"),
+                doc_id, parent_id, title,
                 (meta.doc_number if is_top and meta.doc_number else doc.doc_number),
                 json.dumps(issuers, ensure_ascii=False), drafting, owner_department_id,
                 (meta.publish_date if is_top and meta.publish_date else doc.publish_date),
@@ -148,9 +148,8 @@ def write_document(
             )
             result.articles += bool(article.label)
             article_ids.append(cur.lastrowid)
-        if is_top and meta.title:
-            doc.title = meta.title
-        for ordinal, chunk in chunks_for_document(doc):
+        # Chunk headers carry the stored title, not necessarily the parsed one.
+        for ordinal, chunk in chunks_for_document(replace(doc, title=title)):
             _insert_chunk(conn, result, doc_id, "article", chunk, article_id=article_ids[ordinal])
         for child in doc.children:
             store(child, doc_id, False)
