@@ -1,0 +1,123 @@
+"""The WeChat channel against the real app: sample corpus, real bot, SQLite, FAISS, MiniLM.
+
+`wechat_kb` is a copy of the session's sample knowledge base, so the
+questions and dedup rows these tests write never reach other tests.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import TEST_EMBEDDER
+from tests.wechat.wx_sim import APPID, AES_KEY, TOKEN
+
+
+def copy_data_dir(source: Path, target: Path) -> Path:
+    """A consistent copy of a knowledge base's data directory (SQLite via its backup API)."""
+    target.mkdir(parents=True, exist_ok=True)
+    for item in source.iterdir():
+        if item.name.startswith("policybot.sqlite3"):
+            continue
+        if item.is_dir():
+            shutil.copytree(item, target / item.name)
+        else:
+            shutil.copy2(item, target / item.name)
+    with sqlite3.connect(source / "policybot.sqlite3") as src, sqlite3.connect(target / "policybot.sqlite3") as dst:
+        src.backup(dst)
+    return target
+
+
+@pytest.fixture(scope="session")
+def wechat_kb(samples_kb, embedder, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    from knowledge.base import KnowledgeBase
+
+    data = copy_data_dir(samples_kb.data_dir, tmp_path_factory.mktemp("wechat") / "data")
+    base = KnowledgeBase(data, embedder)
+    yield base
+    base.store.close()
+
+
+class SlowBot:
+    """The real bot, answering `delay` seconds late: the 5-second window without a slow machine."""
+
+    def __init__(self, bot: Any, delay: float) -> None:
+        self.bot = bot
+        self.delay = delay
+        self.calls = 0
+
+    def ask(self, question: str, session_id: str | None = None, channel: str = "api") -> Any:
+        self.calls += 1
+        time.sleep(self.delay)
+        return self.bot.ask(question, session_id=session_id, channel=channel)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.bot, name)
+
+
+Opener = Callable[..., Any]
+
+
+@pytest.fixture
+def open_app(wechat_kb) -> Iterator[Opener]:  # type: ignore[no-untyped-def]
+    """open_app(**settings) -> a context manager yielding a TestClient on the real app."""
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from api.config import Settings
+
+    @contextmanager
+    def opener(**overrides: Any) -> Iterator[TestClient]:
+        values: dict[str, Any] = {"data_dir": wechat_kb.data_dir, "embedder": TEST_EMBEDDER, "rate_limit": 0,
+                                  "wechat_token": TOKEN, **overrides}
+        app = create_app(Settings(**values), kb=wechat_kb)
+        with TestClient(app) as client:
+            yield client
+
+    yield opener
+
+
+@pytest.fixture
+def plain_client(open_app) -> Iterator[Any]:  # type: ignore[no-untyped-def]
+    with open_app() as client:
+        yield client
+
+
+@pytest.fixture
+def safe_client(open_app) -> Iterator[Any]:  # type: ignore[no-untyped-def]
+    with open_app(wechat_appid=APPID, wechat_aes_key=AES_KEY) as client:
+        yield client
+
+
+@contextmanager
+def live(app: Any) -> Iterator[str]:
+    """A real uvicorn serving `app` on a free localhost port, in this process."""
+    import uvicorn
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", ws="none", lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the live server did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
+        sock.close()
