@@ -13,7 +13,10 @@ from fastapi.responses import JSONResponse
 from api import privacy
 from api.config import Settings
 from api.ratelimit import RateLimiter
-from api.routes import documents, health, search
+from api import wechat
+from api.routes import ask, documents, health, pages, search
+from bot.llm import Rephraser
+from bot.service import Bot
 from ingest import IngestError
 from knowledge.base import KnowledgeBase
 from knowledge.embedders import make_embedder
@@ -56,12 +59,16 @@ def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None
         app.state.retriever = Retriever(base)
         app.state.limiter = RateLimiter(settings.rate_limit)
         app.state.indexer = BackgroundIndexer(base)
+        rephraser = Rephraser.from_settings(settings)
+        app.state.bot = Bot(base, app.state.retriever, settings, rephraser=rephraser)
         base.on_pending = app.state.indexer.notify
         app.state.indexer.start()
         logger.info("policybot ready: %d passages, data in %s", base.passage_count, settings.data_dir)
         yield
         base.on_pending = None
         app.state.indexer.stop()
+        if rephraser is not None:
+            rephraser.close()
 
     app = FastAPI(title="policybot", version="0.1.0", lifespan=lifespan,
                   default_response_class=UnicodeJSONResponse)
@@ -85,4 +92,7 @@ def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None
     app.include_router(health.router)
     app.include_router(search.router, prefix="/api/v1")
     app.include_router(documents.router, prefix="/api/v1")
+    app.include_router(ask.router, prefix="/api/v1")
+    app.include_router(pages.router)
+    wechat.install(app, settings)
     return app

@@ -156,6 +156,31 @@ def departments_add(name: str, admin: bool, as_json: bool) -> None:
 
 
 @main.command()
+@click.argument("question")
+@click.option("--session", "session_id", help="Continue a dialogue: the same id as the previous question.")
+@click.option("--json", "as_json", is_flag=True)
+def ask(question: str, session_id: str | None, as_json: bool) -> None:
+    """Answer a question as POST /api/v1/ask does."""
+    from bot.service import Bot
+    from knowledge.errors import PolicybotError
+    from knowledge.retriever import Retriever
+
+    settings = load_settings()
+    kb = open_kb(settings)
+    bot = Bot(kb, Retriever(kb), settings)
+    try:
+        answer = bot.ask(question, session_id, channel="api")
+    except PolicybotError as exc:
+        raise click.ClickException(exc.message) from exc
+    if as_json:
+        echo_json(answer.to_json())
+        return
+    click.echo(answer.answer)
+    if answer.handoff:
+        click.echo(f"（{answer.handoff.message}）")
+
+
+@main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 def serve(host: str, port: int) -> None:
@@ -192,11 +217,13 @@ def rebuild(as_json: bool) -> None:
               help="Evaluate over this corpus, ingested into its own data directory.")
 @click.option("--baseline/--no-baseline", default=True, show_default=True,
               help="Also report our lexical half alone and plain BM25 on ~300-character pieces.")
-@click.option("--misses", is_flag=True, help="List the questions with no hit.")
+@click.option("--answers/--no-answers", default=True, show_default=True,
+              help="Also ask the bot every question: answered, fact, cite@1 and refusal rates.")
+@click.option("--misses", is_flag=True, help="List the questions with no hit (and wrong answers).")
 @click.option("--json", "as_json", is_flag=True)
-def evaluate_command(file: Path, k: int, corpus: Path | None, baseline: bool, misses: bool,
+def evaluate_command(file: Path, k: int, corpus: Path | None, baseline: bool, answers: bool, misses: bool,
                      as_json: bool) -> None:
-    """Run a question file and print hit@1, hit@k and MRR."""
+    """Run a question file and print hit@1, hit@k, MRR and the answer metrics."""
     from knowledge.evaluation import PlainBM25, evaluate, hit_matches, load_questions
     from knowledge.retriever import Retriever
 
@@ -234,6 +261,15 @@ def evaluate_command(file: Path, k: int, corpus: Path | None, baseline: bool, mi
         metrics = evaluate(search, questions, k=k)
         report[label] = {**metrics.as_dict(), "seconds": round(time.monotonic() - started, 1)}
         missed[label] = metrics.misses
+    wrong: list[str] = []
+    if answers:
+        from bot.evaluation import evaluate_answers
+        from bot.service import Bot
+
+        bot = Bot(kb, Retriever(kb), settings)
+        answer_metrics = evaluate_answers(lambda q: bot.ask(q, channel="api"), questions)
+        report["answers"] = answer_metrics.as_dict()
+        wrong = answer_metrics.wrong
     if as_json:
         echo_json(report)
     else:
@@ -242,9 +278,17 @@ def evaluate_command(file: Path, k: int, corpus: Path | None, baseline: bool, mi
             row = report[label]
             click.echo(f"  {label:7s} n={row['answerable']:4d}  hit@1 {row['hit@1']:.3f}  "
                        f"hit@{k} {row[f'hit@{k}']:.3f}  MRR {row['mrr']:.3f}  ({row['seconds']} s)")
+        if answers:
+            row = report["answers"]
+            shown = {name: "-" if row[name] is None else f"{row[name]:.3f}"
+                     for name in ("answered", "fact", "cite@1", "refusal")}
+            click.echo(f"  answers answered {shown['answered']}  fact {shown['fact']}  cite@1 {shown['cite@1']}  "
+                       f"refusal {shown['refusal']}  (p50 {row['p50_ms']} ms)")
     if misses:
         for q in missed["hybrid"]:
             click.echo(f"  miss: {q}", err=True)
+        for line in wrong:
+            click.echo(f"  {line}", err=True)
 
 
 if __name__ == "__main__":

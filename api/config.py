@@ -21,10 +21,15 @@ class Settings(BaseSettings):
     wechat_appid: str | None = None
     wechat_aes_key: str | None = None
     wechat_secret: str | None = None
+    wechat_reply_deadline: float = Field(default=4.5, gt=0, description="seconds the callback waits for an answer")
+    wechat_menu_file: Path | None = None  # JSON: menu CLICK keys -> canned answers or "hot"
+    public_base_url: str | None = None  # e.g. https://zwgk.example.gov.cn, for "full answer" links
 
     llm_base_url: str | None = None
     llm_model: str | None = None
     llm_api_key: str | None = None
+    llm_timeout: float = Field(default=3.0, gt=0)
+    session_ttl: int = Field(default=1800, ge=0, description="seconds a dialogue keeps its context")
 
     @field_validator("wechat_aes_key")
     @classmethod

@@ -9,20 +9,11 @@ through (a filter on a logger misses what its child loggers propagate).
 from __future__ import annotations
 
 import logging
-import re
 import traceback
 
-# 18-digit resident ID (last may be X), then mainland mobile numbers; digits
-# around them must not be digits, so longer numbers (amounts, ids) stay intact.
-_ID_NUMBER = re.compile(r"(?<!\d)(\d{6})\d{8}(\d{3}[\dXx])(?!\d)")
-_MOBILE = re.compile(r"(?<!\d)(1[3-9]\d)\d{4}(\d{4})(?!\d)")
+from bot.privacy import mask
 
-
-def mask(text: str) -> str:
-    """`110101199003071234` -> `110101********1234`; `13812345678` -> `138****5678`."""
-    text = _ID_NUMBER.sub(r"\1********\2", text)
-    return _MOBILE.sub(r"\1****\2", text)
-
+__all__ = ["MaskingFilter", "install", "mask"]
 
 class MaskingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:

@@ -122,6 +122,17 @@ class LexicalIndex:
         self._arrays[term] = (slots, tfs)
         return slots, tfs
 
+    def has_term(self, term: str) -> bool:
+        with self._lock:
+            return bool(self._postings.get(term))
+
+    def idf(self, term: str) -> float:
+        """The term's BM25 idf; a term no chunk holds gets the highest possible."""
+        with self._lock:
+            n_docs = len(self._slot_of)
+            df = len(self._postings.get(term, ()))
+            return math.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))
+
     def search(self, tokens: list[str], k: int = 10, allowed: Allowed = None) -> list[tuple[int, float]]:
         """Best ``k`` (chunk id, score), best first; only chunks sharing a term.
 

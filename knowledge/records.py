@@ -38,6 +38,7 @@ class DocumentRecord:
     parent_id: str | None = None
     owner_department_id: int | None = None
     source_name: str | None = None
+    supersedes: str | None = None  # the document this one replaces
 
     @property
     def issuer(self) -> str | None:
@@ -59,6 +60,7 @@ class DocumentRecord:
             parent_id=row["parent_id"],
             owner_department_id=row["owner_department_id"],
             source_name=row["source_name"],
+            supersedes=row["supersedes"] if "supersedes" in row.keys() else None,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -75,6 +77,7 @@ class DocumentRecord:
             "status": self.status,
             "url": self.url,
             "parent_id": self.parent_id,
+            "supersedes": self.supersedes,
         }
 
 

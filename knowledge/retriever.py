@@ -42,6 +42,7 @@ class Hit:
     article: dict[str, Any] | None
     interpretation: InterpretationRecord | None
     header: str = ""
+    cosine: float | None = None  # raw query-passage similarity, for the bot's confidence
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -103,7 +104,11 @@ class Retriever:
         for chunk_id in self._exact_matches(query, allowed):
             scores[chunk_id] = scores.get(chunk_id, 0.0) + EXACT_BONUS
         best = sorted(scores.items(), key=lambda item: (-item[1], item[0]))[:k]
-        return self.hits(best)
+        hits = self.hits(best)
+        raw = self._by_passage(dense)
+        for hit in hits:
+            hit.cosine = raw.get(hit.chunk_id)
+        return hits
 
     def _by_passage(self, ranked: list[tuple[int, float]]) -> dict[int, float]:
         """Credit each window to its passage: a passage scores its best piece."""

@@ -113,4 +113,60 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX chunks_parent ON chunks(parent_chunk_id);
         """,
     ),
+    (
+        # The answering bot and its channels: what citizens asked (masked),
+        # their feedback, the answers departments give to unanswered questions
+        # (FAQ), dialogue state, and the WeChat callback's dedup and token
+        # cache, all here so every worker process shares them.
+        "0003_bot",
+        """
+        ALTER TABLE documents ADD COLUMN supersedes TEXT REFERENCES documents(id) ON DELETE SET NULL;
+        ALTER TABLE interpretation_sections ADD COLUMN article_id INTEGER REFERENCES articles(id) ON DELETE SET NULL;
+        CREATE TABLE faqs (
+            id INTEGER PRIMARY KEY,
+            document_id TEXT NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+            question TEXT NOT NULL,
+            answer TEXT NOT NULL,
+            department TEXT NOT NULL,
+            owner_department_id INTEGER REFERENCES departments(id),
+            created_at TEXT NOT NULL
+        );
+        ALTER TABLE chunks ADD COLUMN faq_id INTEGER REFERENCES faqs(id) ON DELETE CASCADE;
+        CREATE TABLE questions (
+            id TEXT PRIMARY KEY,
+            asked_at TEXT NOT NULL,
+            day TEXT NOT NULL,
+            channel TEXT NOT NULL,
+            session_id TEXT,
+            question TEXT NOT NULL,
+            answered INTEGER NOT NULL,
+            reason TEXT,
+            document_id TEXT,
+            chunk_id INTEGER,
+            confidence REAL,
+            helpful INTEGER,
+            comment TEXT,
+            faq_id INTEGER REFERENCES faqs(id) ON DELETE SET NULL
+        );
+        CREATE INDEX questions_day ON questions(day);
+        CREATE TABLE sessions (
+            id TEXT PRIMARY KEY,
+            updated_at REAL NOT NULL,
+            state TEXT NOT NULL
+        );
+        CREATE TABLE wechat_messages (
+            key TEXT PRIMARY KEY,
+            openid TEXT NOT NULL,
+            received_at REAL NOT NULL,
+            status TEXT NOT NULL,
+            reply TEXT
+        );
+        CREATE INDEX wechat_messages_openid ON wechat_messages(openid, received_at);
+        CREATE TABLE kv (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL,
+            expires_at REAL
+        );
+        """,
+    ),
 ]

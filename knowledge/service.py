@@ -17,12 +17,15 @@ from knowledge.base import KnowledgeBase
 from knowledge.errors import Conflict, Forbidden, Invalid, NotFound
 from knowledge.records import STATUSES, Department, DocumentRecord
 from knowledge.store import now
-from knowledge.writer import DocumentMeta, WriteResult, rechunk_document, write_document, write_interpretation
+from knowledge.writer import (
+    DocumentMeta, WriteResult, new_id, rechunk_document, write_document, write_faq, write_interpretation,
+)
 
 logger = logging.getLogger(__name__)
 
 EDITABLE = ("title", "doc_number", "drafting_department", "publish_date", "effective_date",
-            "expiry_date", "status", "url")
+            "expiry_date", "status", "url", "supersedes")
+DATES = ("publish_date", "effective_date", "expiry_date")
 
 
 @dataclass
@@ -265,12 +268,26 @@ class KnowledgeService:
             raise Invalid(f"不能修改字段 {', '.join(sorted(unknown))}；可修改的字段：{', '.join(EDITABLE)}。")
         if "status" in changes and changes["status"] not in STATUSES:
             raise Invalid(f"status 只能是 {' / '.join(STATUSES)}。")
+        for name in DATES:
+            value = changes.get(name)
+            if value is not None and not _is_date(value):
+                raise Invalid(f"{name} 须为 YYYY-MM-DD 格式的日期（收到 {str(value)[:20]}）。")
+        old = changes.get("supersedes")
+        if old is not None:
+            if old == doc_id:
+                raise Invalid("supersedes 不能指向文件自身。")
+            replaced = self.require(old)
+            self.check_can_edit(replaced, actor)
         if not changes:
             return doc
         with self.store.write() as conn:
             sets = ", ".join(f"{name} = ?" for name in changes)
             conn.execute(f"UPDATE documents SET {sets}, updated_at = ? WHERE id = ?",
                          (*changes.values(), now(), doc_id))
+            if changes.get("supersedes") and changes["supersedes"] != doc.supersedes:
+                # The document this one replaces is no longer in force.
+                conn.execute("UPDATE documents SET status = 'repealed', updated_at = ? WHERE id = ? "
+                             "AND status = 'current'", (now(), changes["supersedes"]))
             if "status" in changes:
                 # The documents a notice prints share its fate in this knowledge base.
                 for child in self.store.descendants(doc_id)[1:]:
@@ -286,6 +303,52 @@ class KnowledgeService:
             self._after_write(rewritten)
         else:
             self.kb.refresh_filters()
+        return self.require(doc_id)
+
+    # -- FAQ -------------------------------------------------------------------
+
+    def add_faq(self, question: str, answer: str, actor: Department | None,
+                document_id: str | None = None) -> dict[str, Any]:
+        """A department's answer to a question the bot could not answer, searchable at once.
+
+        Attached to one of the department's documents, or else to its own FAQ
+        collection (a document titled "<department>常见问题解答").
+        """
+        question, answer = question.strip(), answer.strip()
+        if not question or not answer:
+            raise Invalid("问题和答复都不能为空。")
+        if len(question) > 500 or len(answer) > 2000:
+            raise Invalid("问题不超过500字，答复不超过2000字；较长的内容请作为政策解读上传。")
+        department = actor.name if actor else "管理员"
+        if document_id:
+            doc = self.require(document_id)
+            self.check_can_edit(doc, actor)
+        else:
+            doc = self._faq_collection(actor)
+        with self.store.write() as conn:
+            faq_id, result = write_faq(conn, doc.id, question, answer, department, actor.id if actor else None)
+            self.store.audit(conn, actor.name if actor else None, "faq.add", str(faq_id),
+                             {"document_id": doc.id, "question": question[:100]})
+        self._after_write(result)
+        return {"id": str(faq_id), "question": question, "answer": answer, "department": department,
+                "document_id": doc.id}
+
+    def _faq_collection(self, actor: Department | None) -> DocumentRecord:
+        name = actor.name if actor else "管理员"
+        source = f"faq:{name}"
+        rows = self.store.read("SELECT id FROM documents WHERE source_name = ? AND parent_id IS NULL", (source,))
+        if rows:
+            found = self.store.get_document(rows[0]["id"])
+            if found:
+                return found
+        doc_id = new_id()
+        with self.store.write() as conn:
+            conn.execute(
+                "INSERT INTO documents(id, title, issuers, drafting_department, owner_department_id, status, "
+                "source_name, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'current', ?, ?, ?)",
+                (doc_id, f"{name}常见问题解答", f'["{name}"]', name, actor.id if actor else None, source, now(),
+                 now()),
+            )
         return self.require(doc_id)
 
     def delete_document(self, doc_id: str, actor: Department | None) -> None:
@@ -314,3 +377,13 @@ class KnowledgeService:
             for i in self.store.interpretations(doc_id)
         ]
         return out
+
+
+def _is_date(value: object) -> bool:
+    from datetime import date
+
+    try:
+        date.fromisoformat(str(value))
+    except ValueError:
+        return False
+    return len(str(value)) == 10

@@ -60,8 +60,12 @@ class Store:
         return conn
 
     @contextmanager
-    def write(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction; commits and bumps the generation on success."""
+    def write(self, bump: bool = True) -> Iterator[sqlite3.Connection]:
+        """One write transaction; commits and bumps the generation on success.
+
+        ``bump=False`` is for rows no index derives from (questions, feedback,
+        sessions, WeChat dedup): they must not make every worker re-sync.
+        """
         with self._write_lock:
             conn = self._conn()
             if conn.in_transaction:  # nested use joins the outer transaction
@@ -70,12 +74,14 @@ class Store:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn
-                conn.execute(
-                    "UPDATE state SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'"
-                )
-                committed = self.generation()
+                if bump:
+                    conn.execute(
+                        "UPDATE state SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'"
+                    )
+                    committed = self.generation()
                 conn.execute("COMMIT")
-                self._local.committed = committed
+                if bump:
+                    self._local.committed = committed
             except BaseException:
                 if conn.in_transaction:  # SQLite may already have rolled back (e.g. disk full)
                     conn.execute("ROLLBACK")

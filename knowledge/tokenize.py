@@ -22,7 +22,8 @@ import jieba
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["TOKENIZER_VERSION", "STOPWORDS", "find_doc_numbers", "normalize_doc_number", "tokenize", "warm_up"]
+__all__ = ["TOKENIZER_VERSION", "STOPWORDS", "find_doc_numbers", "in_dictionary", "normalize_doc_number", "tokenize",
+           "warm_up"]
 
 # Stored chunk tokens carry this version; a change re-tokenises them on open.
 TOKENIZER_VERSION = "2-bigrams"
@@ -104,6 +105,12 @@ def _get_tokenizer() -> jieba.Tokenizer:
             _tokenizer = tok
             logger.info("jieba dictionary loaded (user dictionary %s)", userdict)
     return _tokenizer
+
+
+def in_dictionary(word: str) -> bool:
+    """Whether jieba's dictionary (with ours) knows the word, as opposed to
+    a run its HMM glued together (开了个, 最多能)."""
+    return bool(_get_tokenizer().FREQ.get(word))
 
 
 def warm_up() -> None:

@@ -71,15 +71,15 @@ CHUNKER_VERSION = "2-windows-200"
 
 def _insert_chunk(
     conn: sqlite3.Connection, result: WriteResult, document_id: str, kind: str, chunk: Chunk,
-    article_id: int | None = None, interpretation_id: str | None = None,
+    article_id: int | None = None, interpretation_id: str | None = None, faq_id: int | None = None,
 ) -> None:
     def insert(text: str, part: int, parent: int | None) -> int:
         tokens = tokenize(passage_text(chunk.header, text))
         cur = conn.execute(
-            "INSERT INTO chunks(document_id, article_id, interpretation_id, kind, part, header, text, tokens, "
-            "parent_chunk_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (document_id, article_id, interpretation_id, kind, part, chunk.header, text, " ".join(tokens),
-             parent),
+            "INSERT INTO chunks(document_id, article_id, interpretation_id, faq_id, kind, part, header, text, "
+            "tokens, parent_chunk_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (document_id, article_id, interpretation_id, faq_id, kind, part, chunk.header, text,
+             " ".join(tokens), parent),
         )
         chunk_id = int(cur.lastrowid or 0)
         result.chunks.append(StoredChunk(chunk_id, tokens, passage_text(chunk.header, text), parent is not None))
@@ -174,14 +174,66 @@ def write_interpretation(
          source_hash, owner_department_id, now()),
     )
     result = WriteResult(document_ids=[document_id])
+    articles = conn.execute(
+        "SELECT id, label, text FROM articles WHERE document_id = ? AND label != '' ORDER BY ordinal", (document_id,)
+    ).fetchall()
     for ordinal, section in enumerate(parsed.sections):
+        article_id = link_article(f"{section.question or ''}{section.answer}", articles)
         conn.execute(
-            "INSERT INTO interpretation_sections(interpretation_id, ordinal, question, answer) VALUES (?, ?, ?, ?)",
-            (interp_id, ordinal, section.question, section.answer),
+            "INSERT INTO interpretation_sections(interpretation_id, ordinal, question, answer, article_id) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (interp_id, ordinal, section.question, section.answer, article_id),
         )
     for _, chunk in chunk_interpretation(parsed):
         _insert_chunk(conn, result, document_id, "interpretation", chunk, interpretation_id=interp_id)
     return interp_id, result
+
+
+FAQ_TOPIC = "常见问题"
+
+
+def faq_chunk(title: str, question: str, answer: str) -> Chunk:
+    return Chunk(f"问：{question}\n答：{answer}", f"{title} > {FAQ_TOPIC}")
+
+
+def write_faq(
+    conn: sqlite3.Connection, document_id: str, question: str, answer: str, department: str,
+    owner_department_id: int | None,
+) -> tuple[int, WriteResult]:
+    """A department's answer to a question citizens asked, searchable as kind ``faq``."""
+    cur = conn.execute(
+        "INSERT INTO faqs(document_id, question, answer, department, owner_department_id, created_at) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        (document_id, question, answer, department, owner_department_id, now()),
+    )
+    faq_id = int(cur.lastrowid or 0)
+    title = conn.execute("SELECT title FROM documents WHERE id = ?", (document_id,)).fetchone()["title"]
+    result = WriteResult(document_ids=[document_id])
+    _insert_chunk(conn, result, document_id, "faq", faq_chunk(title, question, answer), faq_id=faq_id)
+    return faq_id, result
+
+
+def link_article(text: str, articles: list[sqlite3.Row]) -> int | None:
+    """The article an interpretation section explains: the one it names, else the closest in wording.
+
+    Named: the section quotes the article's label ("第五条", "（三）…"). Closest:
+    the most character bigrams in common, when they are a real share of the
+    section (a background paragraph explains no single article).
+    """
+    flat = "".join(text.split())
+    for row in articles:
+        label = "".join(row["label"].split())
+        number = label.split("）")[0] + "）" if label.startswith("（") else label
+        if len(label) >= 3 and (label in flat or (number.startswith("第") and number in flat)):
+            return int(row["id"])
+    grams = {flat[i:i + 2] for i in range(len(flat) - 1)}
+    best, best_share = None, 0.0
+    for row in articles:
+        body = "".join(row["text"].split())
+        share = len(grams & {body[i:i + 2] for i in range(len(body) - 1)}) / (len(grams) or 1)
+        if share > best_share:
+            best, best_share = int(row["id"]), share
+    return best if best_share >= 0.3 else None
 
 
 def rechunk_document(conn: sqlite3.Connection, doc_id: str) -> WriteResult:
@@ -209,4 +261,6 @@ def rechunk_document(conn: sqlite3.Connection, doc_id: str) -> WriteResult:
         ])
         for _, chunk in chunk_interpretation(parsed):
             _insert_chunk(conn, result, doc_id, "interpretation", chunk, interpretation_id=interp["id"])
+    for faq in conn.execute("SELECT id, question, answer FROM faqs WHERE document_id = ?", (doc_id,)).fetchall():
+        _insert_chunk(conn, result, doc_id, "faq", faq_chunk(title, faq["question"], faq["answer"]), faq_id=faq["id"])
     return result

@@ -6,13 +6,13 @@ from datetime import date
 from pathlib import PurePath
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, File, Form, Request, Response, UploadFile
+from fastapi import APIRouter, File, Form, Header, Request, Response, UploadFile
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from fastapi.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile as StarletteUpload
 
-from api.deps import DepartmentDep, IndexerDep, ServiceDep, SettingsDep
+from api.deps import DepartmentDep, IndexerDep, ServiceDep, SettingsDep, get_department
 from ingest import parse_interpretation, read_bytes
 from ingest.readers import SUPPORTED
 from knowledge.errors import Invalid, TooLarge, Unsupported
@@ -61,9 +61,15 @@ def upload_document(
 @router.get("/documents")
 def list_documents(
     service: ServiceDep, status: Literal["current", "amended", "repealed", "expired", "all"] | None = None,
-    q: str | None = None,
+    q: str | None = None, mine: bool = False, authorization: Annotated[str | None, Header()] = None,
 ) -> dict[str, Any]:
-    return {"documents": [d.to_json() for d in service.store.list_documents(status=status, title_like=q)]}
+    documents = service.store.list_documents(status=status, title_like=q)
+    if mine:  # the console's list: what the caller's department may change
+        department = get_department(service, authorization)
+        if not department.is_admin:
+            documents = [d for d in documents if d.owner_department_id == department.id
+                         or d.drafting_department == department.name]
+    return {"documents": [d.to_json() for d in documents]}
 
 
 @router.get("/documents/{doc_id}")
@@ -84,6 +90,7 @@ class DocumentPatch(BaseModel):
     expiry_date: IsoDate | None = None
     status: Literal["current", "amended", "repealed", "expired"] = "current"
     url: str | None = None
+    supersedes: str | None = None  # id of the document this one replaces (that one becomes repealed)
 
 
 @router.patch("/documents/{doc_id}")

@@ -1,0 +1,118 @@
+"""Extractive answers: the sentences that answer, then where they come from.
+
+A citizen reads this on a phone: the key fact first (a deadline, an amount, a
+department), the governing sentences quoted as written, then one source line
+naming the document, its 文号, the article and the department that drafted or
+interprets it. Nothing here writes policy; every sentence is the passage's own.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bot.text import has_fact_for, normalize, sentences
+from knowledge.retriever import Hit
+
+_ANSWER_MARK = re.compile(r"^(?:答|问)[:：]\s*")
+AIM_CHARS = 400  # API.md: aim under 400 characters, never over 700
+MAX_CHARS = 700
+QUOTE_CHARS = 220  # the quoted sentences; the rest is lead, source and interpretation
+
+
+@dataclass
+class Units:
+    lead: list[str]
+    responsible: list[str]
+
+    def __bool__(self) -> bool:
+        return bool(self.lead or self.responsible)
+
+    def sentence(self) -> str:
+        parts = []
+        if self.lead:
+            parts.append(f"牵头单位：{'、'.join(self.lead)}")
+        if self.responsible:
+            parts.append(f"责任单位：{'、'.join(self.responsible)}")
+        return "；".join(parts) + "。"
+
+
+def pick_sentences(
+    text: str, words: list[str], wanted: set[str], idf: Callable[[str], float], label: str | None = None,
+    limit: int = QUOTE_CHARS,
+) -> str:
+    """The passage's sentences that best answer, in their order, within ``limit`` characters."""
+    candidates = [_ANSWER_MARK.sub("", s) for s in sentences(text)]
+    candidates = [s for s in candidates if s]
+    if not candidates:
+        return ""
+    heading = normalize(label or "")
+
+    def score(sentence: str) -> float:
+        flat = normalize(sentence)
+        value = sum(idf(w) for w in words if normalize(w) in flat)
+        if has_fact_for(sentence, wanted):
+            value += 2.0
+        if heading and flat.rstrip("。") == heading.rstrip("。"):
+            value *= 0.3  # the article's own heading says little on its own
+        if "牵头单位" in flat or "责任单位" in flat:
+            value *= 0.5  # the units are given separately when asked for
+        return value
+
+    scored = [(score(s), i) for i, s in enumerate(candidates)]
+    best_score, best = max(scored, key=lambda item: (item[0], -item[1]))
+    chosen = {best}
+    length = len(candidates[best])
+    # A short best sentence rarely stands alone: add the next-best ones that
+    # also answer, then its neighbour, while room is left.
+    for value, index in sorted(scored, key=lambda item: (-item[0], item[1])):
+        if index in chosen or length + len(candidates[index]) > limit:
+            continue
+        if value >= 0.6 * best_score > 0 or (length < 40 and abs(index - best) == 1):
+            chosen.add(index)
+            length += len(candidates[index])
+        if length >= limit * 0.6:
+            break
+    quoted = "".join(candidates[i] for i in sorted(chosen))
+    return quoted if len(quoted) <= limit else quoted[: limit - 1] + "…"
+
+
+def source_line(hit: Hit, faq_department: str | None = None) -> str:
+    """——依据《title》（文号）article label；起草部门 / 解读部门."""
+    doc = hit.document
+    cite = f"《{doc.title}》"
+    if doc.doc_number:
+        cite += f"（{doc.doc_number}）"
+    if hit.article and hit.article.get("label"):
+        cite += hit.article["label"]
+    who = []
+    if hit.interpretation:
+        # 谁起草、谁解读: the interpretation speaks for the policy it explains.
+        title = hit.interpretation.title
+        cite = title if "《" in title else f"《{title}》"
+        who.append(f"解读部门：{hit.interpretation.department}")
+        who.append(f"所解读文件：{doc.doc_number or '《' + doc.title + '》'}")
+    elif hit.kind == "faq":
+        who.append(f"答复部门：{faq_department or doc.drafting_department or '未注明'}")
+    elif doc.drafting_department:
+        who.append(f"起草部门：{doc.drafting_department}")
+    return "——依据" + cite + ("；" + "；".join(who) if who else "") + "。"
+
+
+def compose(
+    lead: str, quoted: str, source: str, interpretation: str | None = None, warnings: list[str] | None = None,
+) -> str:
+    """The answer text, within API.md's length limits, the source line always whole."""
+    parts = [w for w in (warnings or [])]
+    body = (lead + quoted) if lead and not normalize(quoted).startswith(normalize(lead)) else quoted or lead
+    parts.append(body)
+    parts.append(source)
+    if interpretation:
+        parts.append(interpretation)
+    text = "\n".join(p for p in parts if p)
+    if len(text) > MAX_CHARS:
+        room = MAX_CHARS - len(text) + len(body) - 1
+        parts[len(warnings or [])] = body[: max(room, 0)] + "…"
+        text = "\n".join(p for p in parts if p)[:MAX_CHARS]
+    return text

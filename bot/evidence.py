@@ -1,0 +1,92 @@
+"""How well a passage supports an answer, in numbers that mean the same on any corpus.
+
+The retriever's fused score is relative (BM25 over the best candidate, cosine
+min-max over the candidates): the first hit scores about 1 whether or not the
+knowledge base knows anything about the question. Refusal needs absolute
+evidence instead:
+
+- ``coverage``: the share of the question's topic words, weighted by idf, that
+  the passage (with its title and headings) contains. A word no passage holds
+  (汽油, 驾照) weighs most, so an out-of-scope question covers little.
+- ``cosine``: the embedder's raw query-passage similarity.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bot.text import has_fact_for, normalize, sentences
+from knowledge.embedders import DEFAULT_EMBEDDER
+from knowledge.retriever import Hit
+
+@dataclass(frozen=True)
+class Calibration:
+    """How coverage and cosine combine into a confidence, and where refusal starts."""
+
+    coverage_weight: float
+    cosine_floor: float  # similarities below the floor count as 0
+    fact_penalty: float  # asked an amount or a time, and no sentence on the topic gives one
+    threshold: float  # confidence below it is refused
+
+
+# Calibrated by bench/calibrate_refusal.py on ../shared/eval (answerable
+# questions on their own corpus; out of scope: the sets' questions asked of a
+# corpus they are not about, and the unanswerable lines), every (set, corpus)
+# pair weighing the same; figures in docs/benchmarks.md. Cosines mean
+# different things for different models, so a model without its own
+# calibration is judged on coverage alone (calibrated the same way).
+CALIBRATIONS: dict[str, Calibration] = {
+    DEFAULT_EMBEDDER: Calibration(0.3, 0.8, 0.05, 0.42),
+}
+COVERAGE_ONLY = Calibration(1.0, 0.8, 0.0, 0.48)
+
+
+def calibration_for(embedder_name: str) -> Calibration:
+    return CALIBRATIONS.get(embedder_name, COVERAGE_ONLY)
+
+
+@dataclass
+class Evidence:
+    coverage: float
+    cosine: float
+    missing: list[str]
+    fact_missing: bool = False
+
+    def confidence(self, calibration: Calibration) -> float:
+        c = calibration
+        dense = max(0.0, (self.cosine - c.cosine_floor) / (1.0 - c.cosine_floor)) if self.cosine else 0.0
+        value = c.coverage_weight * self.coverage + (1.0 - c.coverage_weight) * min(1.0, dense)
+        return value - c.fact_penalty if self.fact_missing else value
+
+
+def weigh(words: list[str], hit: Hit, idf: Callable[[str], float], wanted: set[str] | None = None) -> Evidence:
+    """The evidence one passage gives for a question's topic words (and the kind of fact it wants)."""
+    haystack = normalize(f"{hit.document.title}{hit.document.doc_number or ''}{hit.header}{hit.text}")
+    total = covered = 0.0
+    missing = []
+    for word in words:
+        weight = idf(word)
+        total += weight
+        if normalize(word) in haystack or _covered_by_parts(normalize(word), haystack):
+            covered += weight
+        else:
+            missing.append(word)
+    coverage = covered / total if total else 0.0
+    return Evidence(coverage, hit.cosine or 0.0, missing, fact_missing=_fact_missing(words, hit.text, wanted))
+
+
+def _fact_missing(words: list[str], text: str, wanted: set[str] | None) -> bool:
+    """Asked "how much" or "how long", the passage must give such a fact in a sentence on the topic."""
+    if not wanted or not wanted & {"amount", "when"}:
+        return False
+    topical = [s for s in sentences(text) if any(normalize(w) in normalize(s) for w in words)]
+    return not any(has_fact_for(s, wanted) for s in topical)
+
+
+def _covered_by_parts(word: str, haystack: str) -> bool:
+    """A long word whose halves both occur (就业见习 ~ 就业…见习) counts as present."""
+    if len(word) < 4:
+        return False
+    half = len(word) // 2
+    return word[:half] in haystack and word[half:] in haystack

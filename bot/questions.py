@@ -1,0 +1,135 @@
+"""The question log: every question (masked), its outcome and its feedback.
+
+Feeds the unanswered queue (refused or marked unhelpful, grouped by similar
+wording) and the statistics departments see.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter, defaultdict
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from bot.privacy import mask
+from bot.text import normalize
+from knowledge.errors import NotFound
+from knowledge.store import Store
+
+GROUP_SIMILARITY = 0.5  # character-bigram Jaccard at which two questions count as one
+
+
+def _bigrams(text: str) -> set[str]:
+    flat = "".join(ch for ch in normalize(text) if ch.isalnum())
+    return {flat[i:i + 2] for i in range(len(flat) - 1)} or {flat}
+
+
+def similarity(a: str, b: str) -> float:
+    x, y = _bigrams(a), _bigrams(b)
+    return len(x & y) / len(x | y) if x | y else 0.0
+
+
+class QuestionLog:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def record(
+        self, question: str, channel: str, session_id: str | None, answered: bool, reason: str | None,
+        document_id: str | None, chunk_id: int | None, confidence: float,
+    ) -> str:
+        question_id = uuid.uuid4().hex
+        stamp = datetime.now(timezone.utc)
+        with self.store.write(bump=False) as conn:
+            conn.execute(
+                "INSERT INTO questions(id, asked_at, day, channel, session_id, question, answered, reason, "
+                "document_id, chunk_id, confidence) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (question_id, stamp.isoformat(timespec="seconds"), stamp.date().isoformat(), channel,
+                 session_id, mask(question), int(answered), reason, document_id, chunk_id, confidence),
+            )
+        return question_id
+
+    def feedback(self, question_id: str, helpful: bool, comment: str | None) -> None:
+        with self.store.write(bump=False) as conn:
+            cur = conn.execute(
+                "UPDATE questions SET helpful = ?, comment = ? WHERE id = ?",
+                (int(helpful), mask(comment) if comment else None, question_id),
+            )
+            if cur.rowcount == 0:
+                raise NotFound(f"找不到问题 {question_id}；请使用 /api/v1/ask 返回的 question_id。")
+
+    def resolve(self, question_ids: list[str], faq_id: int) -> None:
+        if not question_ids:
+            return
+        with self.store.write(bump=False) as conn:
+            conn.executemany("UPDATE questions SET faq_id = ? WHERE id = ?", [(faq_id, q) for q in question_ids])
+
+    def unanswered(self, limit: int = 500) -> list[dict[str, Any]]:
+        """Refused or unhelpful questions not yet answered by a FAQ, grouped, newest group first."""
+        rows = self.store.read(
+            "SELECT id, question, asked_at, answered, helpful FROM questions "
+            "WHERE faq_id IS NULL AND (answered = 0 OR helpful = 0) ORDER BY asked_at DESC, rowid DESC LIMIT ?",
+            (limit,),
+        )
+        groups: list[dict[str, Any]] = []
+        for row in rows:
+            item = {"question_id": row["id"], "question": row["question"], "asked_at": row["asked_at"],
+                    "reason": "refused" if not row["answered"] else "unhelpful"}
+            for group in groups:
+                if similarity(group["question"], row["question"]) >= GROUP_SIMILARITY:
+                    break
+            else:
+                group = {"id": row["id"], "question": row["question"], "count": 0,
+                         "last_asked": row["asked_at"], "reasons": [], "questions": []}
+                groups.append(group)
+            group["count"] += 1
+            group["questions"].append(item)
+            if item["reason"] not in group["reasons"]:
+                group["reasons"].append(item["reason"])
+        return groups
+
+    def hot(self, limit: int = 10, days: int = 30) -> list[dict[str, Any]]:
+        """The most asked questions lately, similar wordings counted together."""
+        since = (datetime.now(timezone.utc) - timedelta(days=days)).date().isoformat()
+        rows = self.store.read("SELECT question FROM questions WHERE day >= ? ORDER BY asked_at DESC LIMIT 5000",
+                               (since,))
+        groups: list[list[Any]] = []  # [representative, count]
+        for row in rows:
+            for group in groups:
+                if similarity(group[0], row["question"]) >= GROUP_SIMILARITY:
+                    group[1] += 1
+                    break
+            else:
+                groups.append([row["question"], 1])
+        groups.sort(key=lambda g: -g[1])
+        return [{"question": q, "count": n} for q, n in groups[:limit]]
+
+    def stats(self, days: int = 30) -> dict[str, Any]:
+        since = (datetime.now(timezone.utc) - timedelta(days=days - 1)).date().isoformat()
+        per_day = self.store.read(
+            "SELECT day, count(*) AS n, sum(answered) AS a FROM questions WHERE day >= ? GROUP BY day ORDER BY day",
+            (since,),
+        )
+        total = sum(r["n"] for r in per_day)
+        answered = sum(r["a"] or 0 for r in per_day)
+        topics: Counter[str] = Counter()
+        titles: dict[str, str] = {}
+        for row in self.store.read(
+            "SELECT q.document_id, d.title FROM questions q JOIN documents d ON d.id = q.document_id "
+            "WHERE q.day >= ? AND q.answered = 1", (since,),
+        ):
+            topics[row["document_id"]] += 1
+            titles[row["document_id"]] = row["title"]
+        helpful = defaultdict(int)
+        for row in self.store.read("SELECT helpful, count(*) AS n FROM questions WHERE day >= ? "
+                                   "AND helpful IS NOT NULL GROUP BY helpful", (since,)):
+            helpful["helpful" if row["helpful"] else "unhelpful"] = row["n"]
+        return {
+            "days_covered": days,
+            "total": total,
+            "answered": answered,
+            "answered_rate": round(answered / total, 4) if total else 0.0,
+            "feedback": {"helpful": helpful["helpful"], "unhelpful": helpful["unhelpful"]},
+            "days": [{"date": r["day"], "questions": r["n"], "answered": r["a"] or 0} for r in per_day],
+            "hot_questions": self.hot(limit=10, days=days),
+            "topics": [{"document_id": d, "title": titles[d], "count": n} for d, n in topics.most_common(10)],
+        }

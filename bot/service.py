@@ -1,0 +1,221 @@
+"""The answering bot: retrieve, weigh the evidence, answer with citations or hand off.
+
+    question -> (follow-up? add the previous turn) -> hybrid search over all
+    statuses -> evidence of the best passages -> refuse, or quote the governing
+    sentences with the document, article and department -> log (masked)
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from bot.answer import Answer, Handoff
+from bot.compose import Units, compose, pick_sentences, source_line
+from bot.dialogue import Sessions, Turn, is_follow_up
+from bot.llm import Rephraser
+from bot.evidence import Evidence, calibration_for, weigh
+from bot.privacy import mask
+from bot.questions import QuestionLog
+from bot.text import content_words, intents, normalize
+from knowledge.base import KnowledgeBase
+from knowledge.errors import Invalid
+from knowledge.records import DocumentRecord
+from knowledge.retriever import Hit, Retriever
+
+logger = logging.getLogger(__name__)
+
+MAX_QUESTION = 500
+CANDIDATES = 8  # passages weighed per question
+CONSIDERED = 5  # of which these may be preferred over the first for being in force
+STATUS_WORDS = {"repealed": "已废止", "expired": "已失效", "amended": "已被修订"}
+
+
+class Bot:
+    def __init__(self, kb: KnowledgeBase, retriever: Retriever, settings: Any = None,
+                 rephraser: Rephraser | None = None) -> None:
+        self.kb = kb
+        self.store = kb.store
+        self.retriever = retriever
+        self.hotline = getattr(settings, "hotline", "12345")
+        self.calibration = calibration_for(kb.embedder.name)
+        self.threshold = self.calibration.threshold
+        self.sessions = Sessions(kb.store, getattr(settings, "session_ttl", 1800))
+        self.questions = QuestionLog(kb.store)
+        self.rephraser = rephraser
+
+    # -- the one verb -------------------------------------------------------------
+
+    def ask(self, question: str, session_id: str | None = None, channel: str = "api") -> Answer:
+        question = " ".join((question or "").split())
+        if not question:
+            raise Invalid("问题不能为空，请输入您想咨询的内容。")
+        if len(question) > MAX_QUESTION:
+            raise Invalid(f"问题过长（{len(question)}字），请精简到{MAX_QUESTION}字以内。")
+        previous = self.sessions.last(session_id)
+        follow_up = previous is not None and is_follow_up(question)
+        query = f"{previous.question} {question}" if follow_up and previous else question
+        answer, hit = self._answer(question, query, previous if follow_up else None)
+        answer.question_id = self.questions.record(
+            question, channel, session_id, answer.answered, None if answer.answered else "weak_evidence",
+            hit.document.id if hit else None, hit.chunk_id if hit else None, answer.confidence,
+        )
+        if answer.answered and hit:
+            self.sessions.remember(session_id, Turn(mask(query if follow_up else question), query,
+                                                    hit.document.id, hit.chunk_id))
+        logger.info("question %s via %s: answered=%s confidence=%.3f follow_up=%s", answer.question_id, channel,
+                    answer.answered, answer.confidence, follow_up)
+        return answer
+
+    def feedback(self, question_id: str, helpful: bool, comment: str | None = None) -> None:
+        self.questions.feedback(question_id, helpful, comment)
+
+    # -- answering ----------------------------------------------------------------
+
+    def _answer(self, question: str, query: str, previous: Turn | None) -> tuple[Answer, Hit | None]:
+        hits = self.retriever.search(query, k=CANDIDATES, status="all")
+        words = content_words(query, self.kb.lexical.has_term)
+        if previous and previous.document_id:
+            # The follow-up is about what was just answered, unless it clearly is not.
+            hits.sort(key=lambda h: -(h.score + (0.3 if h.document.id == previous.document_id else 0.0)))
+        if not hits or not words:
+            return self._refuse(0.0), None
+        idf = self.kb.lexical.idf
+        wanted = intents(question)
+        weighed = [(hit, weigh(words, hit, idf, wanted)) for hit in hits[:CONSIDERED]]
+        hit, evidence = self._choose(weighed)
+        confidence = evidence.confidence(self.calibration)
+        if confidence < self.threshold:
+            return self._refuse(confidence), hit
+        return self._compose(question, words, hit, evidence), hit
+
+    def _choose(self, weighed: list[tuple[Hit, Evidence]]) -> tuple[Hit, Evidence]:
+        """The first passage, unless a passage in force answers nearly as well."""
+        first, first_evidence = weighed[0]
+        if first.document.status == "current":
+            return first, first_evidence
+        for hit, evidence in weighed[1:]:
+            confidence = evidence.confidence(self.calibration)
+            if (hit.document.status == "current" and confidence >= self.threshold
+                    and confidence >= first_evidence.confidence(self.calibration) - 0.1):
+                return hit, evidence
+        return first, first_evidence
+
+    def _refuse(self, confidence: float) -> Answer:
+        message = (f"抱歉，知识库中没有找到能回答这个问题的政策依据，我不能随意作答。"
+                   f"建议拨打{self.hotline}政务服务便民热线咨询，或换个说法再问一次。")
+        return Answer("", False, message, [], Handoff(
+            f"请拨打{self.hotline}热线，工作人员会为您解答或转交相关部门。", self.hotline), [], confidence)
+
+    def _compose(self, question: str, words: list[str], hit: Hit, evidence: Evidence) -> Answer:
+        idf = self.kb.lexical.idf
+        wanted = intents(question)
+        doc = hit.document
+        warnings = self._warnings(doc)
+        lead = ""
+        units = self._units(hit)
+        if "who" in wanted and units:
+            lead = units.sentence()
+        label = hit.article.get("label") if hit.article else None
+        text = hit.text.split("答：", 1)[1] if hit.kind == "faq" and "答：" in hit.text else hit.text
+        quoted = pick_sentences(text, words, wanted, idf, label)
+        faq_department = self._faq_department(hit) if hit.kind == "faq" else None
+        source = source_line(hit, faq_department)
+        citations = [hit]
+        interpretation = None
+        if hit.kind == "article":
+            extra = self._interpretation_for(hit, words, wanted)
+            if extra is not None:
+                section_hit, snippet = extra
+                interpretation = f"【政策解读·{section_hit.interpretation.department}】{snippet}" \
+                    if section_hit.interpretation else None
+                citations.append(section_hit)
+        text = compose(lead, quoted, source, interpretation, [f"注意：{w}" for w in warnings])
+        if self.rephraser is not None:
+            sources = [c.text for c in citations] + [source, lead]
+            better = self.rephraser.rephrase(mask(question), text, sources)
+            if better:
+                text = better
+        return Answer("", True, text, citations, None, warnings, evidence.confidence(self.calibration), source)
+
+    # -- the parts of an answer -----------------------------------------------------
+
+    def _warnings(self, doc: DocumentRecord) -> list[str]:
+        from datetime import date
+
+        out = []
+        if doc.status != "current":
+            what = STATUS_WORDS.get(doc.status, doc.status)
+            line = f"《{doc.title}》{what}"
+            if doc.status == "expired" and doc.expiry_date:
+                line += f"（有效期至{doc.expiry_date}）"
+            line += "，以下内容仅供了解，不能作为现行政策依据"
+            successor = self._successor(doc)
+            line += f"；现行文件为《{successor.title}》{successor.doc_number or ''}。" if successor else "。"
+            out.append(line)
+        elif doc.effective_date and doc.effective_date > date.today().isoformat():
+            out.append(f"《{doc.title}》自{doc.effective_date}起施行，目前尚未生效。")
+        return out
+
+    def _successor(self, doc: DocumentRecord) -> DocumentRecord | None:
+        rows = self.store.read("SELECT id FROM documents WHERE supersedes = ? ORDER BY publish_date DESC", (doc.id,))
+        for row in rows:
+            found = self.store.get_document(row["id"])
+            if found and found.status == "current":
+                return found
+        return None
+
+    def _units(self, hit: Hit) -> Units:
+        rows = self.store.read(
+            "SELECT a.lead_units, a.responsible_units FROM chunks c JOIN articles a ON a.id = c.article_id "
+            "WHERE c.id = ?", (hit.chunk_id,),
+        )
+        if not rows:
+            return Units([], [])
+        import json
+
+        lead = json.loads(rows[0]["lead_units"])
+        return Units(lead, [u for u in json.loads(rows[0]["responsible_units"]) if u not in lead])
+
+    def _faq_department(self, hit: Hit) -> str | None:
+        rows = self.store.read("SELECT f.department FROM chunks c JOIN faqs f ON f.id = c.faq_id WHERE c.id = ?",
+                               (hit.chunk_id,))
+        return rows[0]["department"] if rows else None
+
+    def _interpretation_for(self, hit: Hit, words: list[str], wanted: set[str]) -> tuple[Hit, str] | None:
+        """The interpretation passage that explains this article and speaks to the question.
+
+        Sections are linked to articles on upload (named, else closest in
+        wording); an unlinked section qualifies only if it covers the question
+        at least as well as the article does.
+        """
+        rows = self.store.read(
+            "SELECT ch.id, s.article_id IS NOT NULL AND s.article_id = c.article_id AS linked "
+            "FROM chunks c JOIN interpretations i ON i.document_id = c.document_id "
+            "JOIN interpretation_sections s ON s.interpretation_id = i.id "
+            "JOIN chunks ch ON ch.interpretation_id = i.id AND ch.parent_chunk_id IS NULL "
+            "AND ch.text LIKE '%' || substr(s.answer, 1, 30) || '%' "
+            "WHERE c.id = ?", (hit.chunk_id,),
+        )
+        if not rows:
+            return None
+        linked = {r["id"] for r in rows if r["linked"]}
+        candidates = self.retriever.hits([(i, 0.0) for i in dict.fromkeys(r["id"] for r in rows)])
+        idf = self.kb.lexical.idf
+        article_coverage = weigh(words, hit, idf).coverage
+        best, best_value = None, 0.0
+        for candidate in candidates:
+            coverage = weigh(words, candidate, idf).coverage
+            if candidate.chunk_id not in linked and coverage < max(article_coverage, 0.6):
+                continue
+            value = coverage + (0.2 if candidate.chunk_id in linked else 0.0)
+            if value > best_value:
+                best, best_value = candidate, value
+        if best is None or best_value < 0.4:
+            return None
+        snippet = pick_sentences(best.text, words, wanted, idf, limit=120)
+        if not snippet or normalize(snippet) in normalize(hit.text):
+            return None
+        if not any(normalize(w) in normalize(snippet) for w in words):
+            return None
+        return best, snippet

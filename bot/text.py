@@ -1,0 +1,82 @@
+"""Reading questions and passages: sentences, question words, what is asked."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable
+
+from knowledge.tokenize import STOPWORDS, in_dictionary, tokenize
+
+# How citizens phrase a question, not what it is about: these words say
+# nothing about whether the knowledge base holds the answer.
+QUESTION_WORDS: frozenset[str] = frozenset(
+    """多少 多少钱 多久 多长 多长时间 多大 几 几个 几天 几年 几号 啥 什么样 什么时候 何时 哪儿 哪家 谁 谁来
+    能 能不能 可以 可不可以 可否 需要 需不需要 要不要 有没有 是不是 是否 有 没有 会 会不会 应该 该 怎么办 咋 咋办
+    一下 现在 目前 今年 自己 给 拿 办 去 找 问 想 想问 知道 告诉 帮 帮忙 帮我 麻烦 一个 这种 那种 还 又 再 呀 啦
+    具体 主要 一般 哪 里 么 的话 情况 规定 政策 问题 时候 时间 东西 事情 怎么样 为什么 还是 已经 可能 之后 以后
+    以前 如果 那么 但是 因为 所以 只 能否 应当 最 最多 最高 最少 多 少 上 下 中 后 前 要 我家 我的 家里
+    不要 每个 一年 好处 能够 请 您好 你好 谢谢""".split()
+) | STOPWORDS
+
+_CJK_ONLY = re.compile(r"[\u4e00-\u9fff]+")
+_SENTENCE_END = re.compile(r"(?<=[。！？!?；;])|\n+")
+_ITEM_START = re.compile(r"^\s*(?:[（(]?[一二三四五六七八九十\d]{1,3}[)）、.．])")
+
+_WHO = re.compile(r"谁|哪个部门|哪些部门|什么部门|哪个单位|哪些单位|什么单位|哪家|由哪|牵头|负责|主管|找哪")
+_WHEN = re.compile(r"多久|多长时间|什么时候|何时|几天|几个月|几年|期限|时限|截止|到期|有效期|哪天|几号|时间")
+_AMOUNT = re.compile(r"多少|几|标准|比例|金额|额度|上限|最高|最低|幅度")
+_WHETHER = re.compile(r"是否|能不能|可不可以|可以吗|能.*吗|会不会|有没有|要不要|需不需要|还保留吗|吗[？?]?$")
+
+_TIME_FACT = re.compile(r"\d+\s*(?:个?工作日|个?小时|天|日|个?月|年|周)|[一二三四五六七八九十两]+\s*(?:个?工作日|个?小时|天|日|个月|年)|\d{4}年\d{1,2}月|即时|当日|当天")
+_AMOUNT_FACT = re.compile(r"\d+(?:\.\d+)?\s*(?:%|元|万元|亿元|人|倍|次|项|个|岁|周岁|平方米)|[一二三四五六七八九十百千万两]+(?:元|万元|倍)")
+
+
+def normalize(text: str) -> str:
+    return "".join(unicodedata.normalize("NFKC", text).split()).lower()
+
+
+def sentences(text: str) -> list[str]:
+    """Sentences of a passage, item markers kept with their item."""
+    parts = [p.strip() for p in _SENTENCE_END.split(text)]
+    return [p for p in parts if p and len(normalize(p)) > 1]
+
+
+def content_words(question: str, known: Callable[[str], bool] | None = None) -> list[str]:
+    """The words of a question that carry its topic (jieba words, no fillers).
+
+    A word neither jieba's dictionary nor the corpus (``known``) holds is
+    usually a run its HMM glued together from fillers (开了个, 最多能): dropped,
+    or it would weigh most of all in the coverage.
+    """
+    words = []
+    for word in dict.fromkeys(tokenize(question, bigrams=False)):
+        if word in QUESTION_WORDS or (len(word) < 2 and not word.isdigit()):
+            continue
+        if _CJK_ONLY.fullmatch(word) and not in_dictionary(word) and not (known and known(word)):
+            continue
+        words.append(word)
+    return words
+
+
+def intents(question: str) -> set[str]:
+    """What kind of fact the question wants: who, when, amount, whether."""
+    found = set()
+    if _WHO.search(question):
+        found.add("who")
+    if _WHEN.search(question):
+        found.add("when")
+    if _AMOUNT.search(question):
+        found.add("amount")
+    if _WHETHER.search(question):
+        found.add("whether")
+    return found
+
+
+def has_fact_for(sentence: str, wanted: set[str]) -> bool:
+    """Whether a sentence holds the kind of fact the question wants."""
+    if "when" in wanted and _TIME_FACT.search(sentence):
+        return True
+    if "amount" in wanted and _AMOUNT_FACT.search(sentence):
+        return True
+    return False
