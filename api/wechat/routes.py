@@ -143,8 +143,12 @@ async def _read_limited(request: Request) -> bytes:
 
 
 def _message_key(message: Any, openid: str) -> str:
-    # Events carry no MsgId: the platform names them by sender and second.
-    return f"msg:{message.id}" if message.id else f"event:{openid}:{message.time}"
+    # Events carry no MsgId: the platform names them by sender and second; the
+    # event and its key keep two different events in one second apart.
+    if message.id:
+        return f"msg:{message.id}"
+    event = getattr(message, "event", "") or getattr(message, "type", "")
+    return f"event:{openid}:{message.time}:{event}:{getattr(message, 'key', '') or ''}"
 
 
 async def _reply(channel: Channel, message: Any, openid: str, started: float) -> Reply:

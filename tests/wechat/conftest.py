@@ -47,43 +47,34 @@ def wechat_kb(samples_kb, embedder, tmp_path_factory: pytest.TempPathFactory):  
     base.store.close()
 
 
-class SlowBot:
-    """The real bot, answering `delay` seconds late: the 5-second window without a slow machine."""
-
-    def __init__(self, bot: Any, delay: float) -> None:
-        self.bot = bot
-        self.delay = delay
-        self.calls = 0
-
-    def ask(self, question: str, session_id: str | None = None, channel: str = "api") -> Any:
-        self.calls += 1
-        time.sleep(self.delay)
-        return self.bot.ask(question, session_id=session_id, channel=channel)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.bot, name)
-
-
 Opener = Callable[..., Any]
 
 
 @pytest.fixture
-def open_app(wechat_kb) -> Iterator[Opener]:  # type: ignore[no-untyped-def]
-    """open_app(**settings) -> a context manager yielding a TestClient on the real app."""
-    from fastapi.testclient import TestClient
-
+def build_app(wechat_kb) -> Opener:  # type: ignore[no-untyped-def]
+    """build_app(**settings) -> the real app on the sample corpus, /wechat on."""
     from api.app import create_app
     from api.config import Settings
 
-    @contextmanager
-    def opener(**overrides: Any) -> Iterator[TestClient]:
+    def build(**overrides: Any) -> Any:
         values: dict[str, Any] = {"data_dir": wechat_kb.data_dir, "embedder": TEST_EMBEDDER, "rate_limit": 0,
                                   "wechat_token": TOKEN, **overrides}
-        app = create_app(Settings(**values), kb=wechat_kb)
-        with TestClient(app) as client:
+        return create_app(Settings(**values), kb=wechat_kb)
+
+    return build
+
+
+@pytest.fixture
+def open_app(build_app) -> Opener:  # type: ignore[no-untyped-def]
+    """open_app(**settings) -> a context manager yielding a TestClient on the real app."""
+    from fastapi.testclient import TestClient
+
+    @contextmanager
+    def opener(**overrides: Any) -> Iterator[TestClient]:
+        with TestClient(build_app(**overrides)) as client:
             yield client
 
-    yield opener
+    return opener
 
 
 @pytest.fixture
