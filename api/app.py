@@ -20,7 +20,7 @@ from bot.service import Bot
 from ingest import IngestError
 from knowledge.base import KnowledgeBase
 from knowledge.embedders import make_embedder
-from knowledge.errors import PolicybotError
+from knowledge.errors import PolicybotError, TooManyRequests
 from knowledge.indexer import BackgroundIndexer
 from knowledge.retriever import Retriever
 from knowledge.service import KnowledgeService
@@ -75,7 +75,8 @@ def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None
 
     @app.exception_handler(PolicybotError)
     async def _policybot_error(request: Request, exc: PolicybotError) -> JSONResponse:
-        return UnicodeJSONResponse({"detail": exc.message}, status_code=exc.status)
+        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyRequests) else None
+        return UnicodeJSONResponse({"detail": exc.message}, status_code=exc.status, headers=headers)
 
     @app.exception_handler(IngestError)
     async def _ingest_error(request: Request, exc: IngestError) -> JSONResponse:

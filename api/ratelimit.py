@@ -6,6 +6,7 @@ counter (Redis) behind the same `allow` method.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 
@@ -15,6 +16,10 @@ class RateLimiter:
         self.per_minute = per_minute
         self._buckets: dict[str, tuple[float, float]] = {}  # client -> (tokens, last refill)
         self._lock = threading.Lock()
+
+    def retry_after(self) -> int:
+        """Seconds until a client over its limit has one request again."""
+        return max(1, math.ceil(60 / self.per_minute)) if self.per_minute > 0 else 0
 
     def allow(self, client: str) -> bool:
         if self.per_minute <= 0:

@@ -65,11 +65,11 @@ def pick_sentences(
     chosen = {best}
     length = len(candidates[best])
     # A short best sentence rarely stands alone: add the next-best ones that
-    # also answer, then its neighbour, while room is left.
+    # also answer, then the sentence after it, while room is left.
     for value, index in sorted(scored, key=lambda item: (-item[0], item[1])):
         if index in chosen or length + len(candidates[index]) > limit:
             continue
-        if value >= 0.6 * best_score > 0 or (length < 40 and abs(index - best) == 1):
+        if value >= 0.6 * best_score > 0 or (length < 40 and index == best + 1):
             chosen.add(index)
             length += len(candidates[index])
         if length >= limit * 0.6:

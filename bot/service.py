@@ -17,7 +17,8 @@ from bot.llm import Rephraser
 from bot.evidence import Evidence, calibration_for, weigh
 from bot.privacy import mask
 from bot.questions import QuestionLog
-from bot.text import content_words, intents, normalize
+from bot.smalltalk import reply_for
+from bot.text import content_words, intents, normalize, place_names
 from knowledge.base import KnowledgeBase
 from knowledge.errors import Invalid
 from knowledge.records import DocumentRecord
@@ -52,12 +53,18 @@ class Bot:
             raise Invalid("问题不能为空，请输入您想咨询的内容。")
         if len(question) > MAX_QUESTION:
             raise Invalid(f"问题过长（{len(question)}字），请精简到{MAX_QUESTION}字以内。")
+        small = reply_for(question)
+        if small is not None:
+            answer = Answer("", False, small, [], self._handoff(), [], 0.0)
+            answer.question_id = self.questions.record(question, channel, session_id, False, "not_a_question",
+                                                       None, None, 0.0)
+            return answer
         previous = self.sessions.last(session_id)
         follow_up = previous is not None and is_follow_up(question)
         query = f"{previous.question} {question}" if follow_up and previous else question
-        answer, hit = self._answer(question, query, previous if follow_up else None)
+        answer, hit, reason = self._answer(question, query, previous if follow_up else None)
         answer.question_id = self.questions.record(
-            question, channel, session_id, answer.answered, None if answer.answered else "weak_evidence",
+            question, channel, session_id, answer.answered, reason,
             hit.document.id if hit else None, hit.chunk_id if hit else None, answer.confidence,
         )
         if answer.answered and hit:
@@ -72,22 +79,30 @@ class Bot:
 
     # -- answering ----------------------------------------------------------------
 
-    def _answer(self, question: str, query: str, previous: Turn | None) -> tuple[Answer, Hit | None]:
+    def _answer(self, question: str, query: str, previous: Turn | None) -> tuple[Answer, Hit | None, str | None]:
+        """The answer, the passage it rests on, and why it was refused (None if it was not)."""
         hits = self.retriever.search(query, k=CANDIDATES, status="all")
         words = content_words(query, self.kb.lexical.has_term)
         if previous and previous.document_id:
             # The follow-up is about what was just answered, unless it clearly is not.
             hits.sort(key=lambda h: -(h.score + (0.3 if h.document.id == previous.document_id else 0.0)))
         if not hits or not words:
-            return self._refuse(0.0), None
+            return self._refuse(0.0), None, "no_evidence"
         idf = self.kb.lexical.idf
         wanted = intents(question)
-        weighed = [(hit, weigh(words, hit, idf, wanted)) for hit in hits[:CONSIDERED]]
+        topic = words
+        if previous and hits[0].document.id == previous.document_id:
+            # A follow-up's own words are generic (条件, 多久): the topic is the previous turn's.
+            topic = content_words(previous.question, self.kb.lexical.has_term) or words
+        weighed = [(hit, weigh(topic, hit, idf, wanted)) for hit in hits[:CONSIDERED]]
         hit, evidence = self._choose(weighed)
         confidence = evidence.confidence(self.calibration)
         if confidence < self.threshold:
-            return self._refuse(confidence), hit
-        return self._compose(question, words, hit, evidence), hit
+            return self._refuse(confidence), hit, "weak_evidence"
+        elsewhere = self._foreign_places(query, hit)
+        if elsewhere:
+            return self._refuse(confidence, "、".join(elsewhere)), hit, "other_place"
+        return self._compose(question, words, hit, evidence), hit, None
 
     def _choose(self, weighed: list[tuple[Hit, Evidence]]) -> tuple[Hit, Evidence]:
         """The first passage, unless a passage in force answers nearly as well."""
@@ -101,11 +116,37 @@ class Bot:
                 return hit, evidence
         return first, first_evidence
 
-    def _refuse(self, confidence: float) -> Answer:
-        message = (f"抱歉，知识库中没有找到能回答这个问题的政策依据，我不能随意作答。"
-                   f"建议拨打{self.hotline}政务服务便民热线咨询，或换个说法再问一次。")
-        return Answer("", False, message, [], Handoff(
-            f"请拨打{self.hotline}热线，工作人员会为您解答或转交相关部门。", self.hotline), [], confidence)
+    def _handoff(self) -> Handoff:
+        return Handoff(f"请拨打{self.hotline}热线，工作人员会为您解答或转交相关部门。", self.hotline)
+
+    def _refuse(self, confidence: float, place: str | None = None) -> Answer:
+        if place:
+            message = (f"抱歉，知识库中没有{place}的相关政策，我不能用其他地方的规定作答。"
+                       f"请咨询{place}当地的政务服务热线（一般为12345）。")
+        else:
+            message = (f"抱歉，知识库中没有找到能回答这个问题的政策依据，我不能随意作答。"
+                       f"建议拨打{self.hotline}政务服务便民热线咨询，或换个说法再问一次。")
+        return Answer("", False, message, [], self._handoff(), [], confidence)
+
+    def _foreign_places(self, question: str, hit: Hit) -> list[str]:
+        """Places the question names that neither the passage nor its documents mention."""
+        places = place_names(question)
+        if not places:
+            return []
+        doc = hit.document
+        context = [doc.title, doc.issuer or "", doc.drafting_department or "", hit.header, hit.text]
+        parent = self.store.get_document(doc.parent_id) if doc.parent_id else None
+        if parent:
+            context += [parent.title, parent.issuer or ""]
+        haystack = normalize("".join(context))
+        missing = [p for p in places if p not in haystack and p.rstrip("省市县区州") not in haystack]
+        tree = [doc.id] + ([parent.id] if parent else [])
+        marks = ",".join("?" * len(tree))
+        return [
+            p for p in missing  # a place the whole document (or the notice printing it) names is its own
+            if not self.store.read(f"SELECT 1 FROM articles WHERE document_id IN ({marks}) AND text LIKE ? LIMIT 1",
+                                   (*tree, f"%{p.rstrip('省市县区州')}%"))
+        ]
 
     def _compose(self, question: str, words: list[str], hit: Hit, evidence: Evidence) -> Answer:
         idf = self.kb.lexical.idf

@@ -5,8 +5,11 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable
+from functools import lru_cache
 
-from knowledge.tokenize import STOPWORDS, in_dictionary, tokenize
+import jieba.posseg
+
+from knowledge.tokenize import STOPWORDS, get_tokenizer, in_dictionary, tokenize
 
 # How citizens phrase a question, not what it is about: these words say
 # nothing about whether the knowledge base holds the answer.
@@ -80,3 +83,13 @@ def has_fact_for(sentence: str, wanted: set[str]) -> bool:
     if "amount" in wanted and _AMOUNT_FACT.search(sentence):
         return True
     return False
+
+
+def place_names(text: str) -> list[str]:
+    """Place names (jieba's ``ns`` tag) in a question: 北京市, 湖南, 镇康县."""
+    return list(dict.fromkeys(w.word for w in _tagger().cut(text) if w.flag == "ns" and len(w.word) >= 2))
+
+
+@lru_cache(maxsize=1)
+def _tagger() -> jieba.posseg.POSTokenizer:
+    return jieba.posseg.POSTokenizer(get_tokenizer())

@@ -54,3 +54,7 @@ class Invalid(PolicybotError):
 
 class TooManyRequests(PolicybotError):
     status = 429
+
+    def __init__(self, message: str, retry_after: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

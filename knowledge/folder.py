@@ -2,7 +2,8 @@
 anywhere and simply be started again (unchanged files are skipped).
 
 A folder may hold a ``manifest.json``: a list of ``{"file", "status",
-"drafting_department", "effective_date", "expiry_date", "url", "interprets"}``
+"drafting_department", "effective_date", "expiry_date", "url", "interprets",
+"supersedes"}``
 objects giving what the files themselves do not say.
 """
 
@@ -118,7 +119,28 @@ def ingest_paths(
         attempt(path, meta, entry, final=False)
     for path, meta, entry in deferred:
         attempt(path, meta, entry, final=True)
+    _link_successors(service, manifests, actor, report)
     return outcomes, failures
+
+
+def _link_successors(service: KnowledgeService, manifests: dict[Path, dict[str, dict[str, Any]]],
+                     actor: Department | None, report: Callable[[IngestOutcome | FileFailure], None]) -> None:
+    """A manifest's ``supersedes`` (the file of the policy a newer one replaces) becomes a link."""
+    for folder, entries in manifests.items():
+        for name, entry in entries.items():
+            old_name = entry.get("supersedes")
+            if not old_name:
+                continue
+            new_id = _policy_id_for(service, folder / name)
+            old_id = _policy_id_for(service, folder / str(old_name))
+            if new_id is None or old_id is None:
+                report(FileFailure(folder / name, f"manifest.json 中 supersedes 指向的文件 {old_name} 未入库，无法关联"))
+                continue
+            try:
+                if service.require(new_id).supersedes != old_id:
+                    service.update_document(new_id, {"supersedes": old_id}, actor)
+            except PolicybotError as exc:
+                report(FileFailure(folder / name, exc.message))
 
 
 def _policy_id_for(service: KnowledgeService, policy_file: Path) -> str | None:

@@ -113,6 +113,11 @@ def in_dictionary(word: str) -> bool:
     return bool(_get_tokenizer().FREQ.get(word))
 
 
+def get_tokenizer() -> jieba.Tokenizer:
+    """The shared jieba tokenizer with our user dictionary (for POS tagging and the like)."""
+    return _get_tokenizer()
+
+
 def warm_up() -> None:
     """Load jieba's dictionary now (about 1-2 s) instead of on the first query."""
     _get_tokenizer()

@@ -7,8 +7,10 @@ from knowledge.errors import TooManyRequests
 
 def rate_limited(request: Request) -> None:
     client = request.client.host if request.client else "unknown"
-    if not request.app.state.limiter.allow(client):
-        raise TooManyRequests("请求过于频繁，请稍后再试。")
+    limiter = request.app.state.limiter
+    if not limiter.allow(client):
+        wait = limiter.retry_after()
+        raise TooManyRequests(f"请求过于频繁，请{wait}秒后再试。", retry_after=wait)
 
 
 router = APIRouter(dependencies=[Depends(rate_limited)])

@@ -177,6 +177,34 @@ def test_eval_reports_metrics_for_both_systems(samples_dir) -> None:  # type: ig
             assert 0.0 <= row[metric] <= 1.0
         assert row["hit@1"] <= row["mrr"] <= row["hit@5"]
         assert row["hit@5"] >= 0.5  # the sample questions are easy: a broken index scores near 0
+    answers = report["answers"]
+    assert answers["answerable"] + answers["unanswerable"] == len(questions)
+    for metric in ("answered", "cite@1", "refusal"):
+        assert 0.0 <= answers[metric] <= 1.0
+    assert answers["fact"] is None  # the sample questions carry no "answer" field
+    assert answers["answered"] >= 0.5 and answers["cite@1"] <= answers["answered"]
+
+
+def test_ask_prints_the_api_ask_object(samples_dir) -> None:  # type: ignore[no-untyped-def]
+    result = run(samples_dir["data_dir"], "ask", "个人创业担保贷款最多能贷多少钱？", "--json")
+    assert result.exit_code == 0, result.output
+    (body,) = json_lines(result)
+    assert body["answered"] is True and "30万元" in body["answer"]
+    assert body["citations"][0]["document"]["doc_number"] == "青府办发〔2024〕12号"
+    plain = run(samples_dir["data_dir"], "ask", "今天天气怎么样？")
+    assert plain.exit_code == 0 and "抱歉" in plain.stdout and "12345" in plain.stdout
+    empty = run(samples_dir["data_dir"], "ask", "  ")
+    assert empty.exit_code == 1 and "问题不能为空" in empty.stderr
+
+
+def test_manifest_links_the_successor_of_a_repealed_policy(samples_dir) -> None:  # type: ignore[no-untyped-def]
+    store = Store(samples_dir["data_dir"] / "policybot.sqlite3")
+    try:
+        rows = store.read("SELECT n.doc_number AS new, o.doc_number AS old, o.status FROM documents n "
+                          "JOIN documents o ON o.id = n.supersedes")
+    finally:
+        store.close()
+    assert [(r["new"], r["old"], r["status"]) for r in rows] == [("青医保发〔2024〕7号", "青医保发〔2023〕5号", "repealed")]
 
 
 @pytest.mark.parametrize(

@@ -7,21 +7,11 @@ from pathlib import Path
 import pytest
 
 from tests.paths import SEEDS
+from tests.api.conftest import auth
 from tests.texts import DIBAO
 
 
 
-def auth(key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
-
-
-@pytest.fixture
-def keys(kb) -> dict[str, str]:  # type: ignore[no-untyped-def]
-    return {
-        "civil": kb.store.add_department("青川市民政局")[1],
-        "health": kb.store.add_department("青川市卫生健康委员会")[1],
-        "admin": kb.store.add_department("青川市人民政府办公室", admin=True)[1],
-    }
 
 
 def upload(client, key: str, text: str = DIBAO, name: str = "dibao.txt", **form: str):  # type: ignore[no-untyped-def]

@@ -1,0 +1,25 @@
+"""A bot over its own copy of the sample corpus (questions and FAQ change its store)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.paths import SAMPLES
+
+
+@pytest.fixture(scope="module")
+def samples_bot(tmp_path_factory: pytest.TempPathFactory, embedder):  # type: ignore[no-untyped-def]
+    from bot.service import Bot
+    from knowledge.base import KnowledgeBase
+    from knowledge.folder import ingest_paths
+    from knowledge.retriever import Retriever
+    from knowledge.service import KnowledgeService
+
+    base = KnowledgeBase(Path(tmp_path_factory.mktemp("bot")), embedder)
+    _, failures = ingest_paths(KnowledgeService(base), [SAMPLES])
+    assert not failures, failures
+    base.embed_pending()
+    yield Bot(base, Retriever(base))
+    base.store.close()

@@ -1,0 +1,105 @@
+"""The bot answers from the sample corpus: the governing sentence, then its source."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+EMPLOYMENT = "《青川市人民政府办公室关于进一步稳就业促创业的若干措施》"
+
+
+def test_answer_quotes_the_article_and_names_document_number_and_department(samples_bot) -> None:  # type: ignore[no-untyped-def]
+    answer = samples_bot.ask("失业保险稳岗返还需要企业自己去申请吗？")
+    assert answer.answered and answer.handoff is None
+    assert "单位无需提出申请" in answer.answer
+    assert EMPLOYMENT in answer.answer and "青府办发〔2024〕12号" in answer.answer
+    assert "起草部门：青川市人民政府办公室" in answer.answer
+    first = answer.citations[0]
+    assert first.kind == "article" and first.article["label"].startswith("（二）")
+    assert answer.source_line in answer.answer
+    assert len(answer.answer) <= 700
+    assert answer.question_id
+
+
+def test_key_fact_leads_the_answer(samples_bot) -> None:  # type: ignore[no-untyped-def]
+    answer = samples_bot.ask("个人创业担保贷款最多能贷多少钱？")
+    assert answer.answered
+    first_line = answer.answer.splitlines()[0]
+    assert "30万元" in first_line
+    assert answer.answer.index("30万元") < answer.answer.index("——依据")
+
+
+def test_who_is_responsible_is_answered_with_the_articles_units(samples_bot) -> None:  # type: ignore[no-untyped-def]
+    answer = samples_bot.ask("公益性岗位托底安置是哪些单位负责的？")
+    assert answer.answered
+    assert answer.answer.startswith("牵头单位：市人力资源社会保障局；责任单位：市民政局、市残联")
+
+
+def test_matching_interpretation_passage_is_quoted_with_its_department(samples_bot) -> None:  # type: ignore[no-untyped-def]
+    answer = samples_bot.ask("就业创业补贴在网上哪里申请？")
+    assert answer.answered
+    assert "【政策解读·青川市人力资源和社会保障局】" in answer.answer
+    kinds = [c.kind for c in answer.citations]
+    assert kinds[0] == "article" and "interpretation" in kinds
+    interpretation = next(c for c in answer.citations if c.kind == "interpretation")
+    assert interpretation.interpretation.department == "青川市人力资源和社会保障局"
+
+
+@pytest.mark.parametrize("question", [
+    "今天天气怎么样？", "讲个笑话", "帮我写一首关于春天的诗", "今天92号汽油多少钱一升？",
+    "怎么报名考驾照？", "北京市的住房公积金怎么提取？", "上海市居民医保一年交多少钱？",
+])
+def test_out_of_scope_is_refused_with_the_hotline(samples_bot, question: str) -> None:  # type: ignore[no-untyped-def]
+    answer = samples_bot.ask(question)
+    assert not answer.answered, answer.answer
+    assert answer.citations == []
+    assert answer.handoff is not None and answer.handoff.hotline == "12345"
+    assert answer.answer.startswith("抱歉")
+
+
+def test_greeting_explains_what_the_bot_does(samples_bot) -> None:  # type: ignore[no-untyped-def]
+    answer = samples_bot.ask("你好")
+    assert not answer.answered
+    assert answer.answer.startswith("您好") and "政策" in answer.answer
+
+
+def test_follow_up_is_read_in_the_context_of_the_previous_turn(samples_bot) -> None:  # type: ignore[no-untyped-def]
+    first = samples_bot.ask("一次性创业补贴能给多少？", session_id="citizen-1")
+    assert first.answered and "5000元" in first.answer
+    follow = samples_bot.ask("需要满足什么条件？", session_id="citizen-1")
+    assert follow.answered
+    assert follow.citations[0].document.id == first.citations[0].document.id
+    assert "正常经营6个月以上" in follow.answer
+    alone = samples_bot.ask("需要满足什么条件？", session_id="citizen-2")
+    assert not alone.answered or "正常经营6个月以上" not in alone.answer
+
+
+def test_repealed_policy_is_quoted_only_with_a_warning_naming_its_successor(samples_bot) -> None:  # type: ignore[no-untyped-def]
+    # Only the repealed 2023 notice speaks of the 2024 contribution.
+    answer = samples_bot.ask("2024年度居民医保个人缴费标准是每人每年多少钱？")
+    assert answer.answered
+    for citation in answer.citations:
+        if citation.document.status != "current":
+            assert answer.warnings, "a repealed document was quoted without a warning"
+    if answer.citations[0].document.status == "repealed":
+        assert "已废止" in answer.warnings[0] and "青医保发〔2024〕7号" in answer.warnings[0]
+        assert answer.answer.startswith("注意：")
+
+
+def test_questions_are_logged_masked(samples_bot, caplog: pytest.LogCaptureFixture) -> None:  # type: ignore[no-untyped-def]
+    caplog.set_level(logging.INFO)
+    answer = samples_bot.ask("我的身份证号110101199003071234，手机13812345678，低保户参加居民医保要交多少？")
+    stored = samples_bot.store.read("SELECT question FROM questions WHERE id = ?", (answer.question_id,))[0]
+    assert "110101********1234" in stored["question"] and "138****5678" in stored["question"]
+    assert "199003071234" not in stored["question"] and "13812345678" not in stored["question"]
+    assert "13812345678" not in caplog.text and "199003071234" not in caplog.text
+
+
+@pytest.mark.parametrize("question", ["", "   ", "问" * 501])
+def test_empty_or_overlong_question_is_refused_with_a_reason(samples_bot, question: str) -> None:  # type: ignore[no-untyped-def]
+    from knowledge.errors import Invalid
+
+    with pytest.raises(Invalid) as caught:
+        samples_bot.ask(question)
+    assert "问题" in caught.value.message

@@ -1,0 +1,104 @@
+"""The bot's pieces that need no corpus: reading questions, sentences, grouping, metrics."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.answer import Answer
+from bot.compose import MAX_CHARS, compose, pick_sentences
+from bot.dialogue import is_follow_up
+from bot.evaluation import evaluate_answers, fact_matches
+from bot.questions import similarity
+from bot.smalltalk import reply_for
+from bot.text import content_words, intents, place_names, sentences
+
+
+def test_content_words_drop_question_fillers_and_glued_runs() -> None:
+    assert content_words("个人创业担保贷款最多能贷多少钱？") == ["个人", "创业担保贷款"]
+    assert "开无房" not in content_words("租房提取公积金要不要开无房证明？")
+
+
+@pytest.mark.parametrize(("question", "wanted"), [
+    ("重大突发事件发生后，政府多长时间内要开新闻发布会？", {"when"}),
+    ("镇康县干部的政务公开知识培训由谁负责？", {"who"}),
+    ("见习补贴每人每月多少？", {"amount"}),
+    ("中介服务机构的资质资格审批现在还保留吗？", {"whether"}),
+])
+def test_intents(question: str, wanted: set[str]) -> None:
+    assert intents(question) == wanted
+
+
+def test_sentences_keep_items_whole() -> None:
+    text = "（一）加强解读。各地区要在24小时内举行发布会；并及时回应。\n1.做好备案。"
+    assert sentences(text) == ["（一）加强解读。", "各地区要在24小时内举行发布会；", "并及时回应。", "1.做好备案。"]
+
+
+def test_the_sentence_with_the_wanted_fact_is_picked() -> None:
+    text = ("（十一）主动回应关切。各地要建立健全舆情收集和回应机制。重大和特别重大突发事件发生后，"
+            "应在24小时内举行新闻发布会。对群众关切要及时回应。")
+    picked = pick_sentences(text, ["突发事件", "新闻发布会"], {"when"}, lambda w: 1.0, "（十一）主动回应关切")
+    assert picked.startswith("重大和特别重大突发事件发生后，应在24小时内举行新闻发布会。")
+    assert "主动回应关切。" not in picked
+
+
+def test_compose_keeps_the_source_line_whole_within_the_limit() -> None:
+    source = "——依据《某某通知》（青民发〔2025〕3号）（一）；起草部门：青川市民政局。"
+    text = compose("", "很长的条文。" * 200, source)
+    assert len(text) <= MAX_CHARS and source in text
+
+
+@pytest.mark.parametrize(("question", "follow"), [
+    ("需要多久？", True), ("那解读材料谁来写？", True), ("这个有什么条件", True),
+    ("失业保险稳岗返还需要企业自己去申请吗？", False), ("个人创业担保贷款最多能贷多少钱？", False),
+])
+def test_follow_up_detection(question: str, follow: bool) -> None:
+    assert is_follow_up(question) is follow
+
+
+def test_place_names() -> None:
+    assert place_names("北京市的公积金怎么提取？") == ["北京市"]
+    assert place_names("低保标准是多少？") == []
+
+
+@pytest.mark.parametrize(("message", "start"), [("你好", "您好"), ("谢谢！", "不客气"), ("讲个笑话", "抱歉")])
+def test_small_talk(message: str, start: str) -> None:
+    reply = reply_for(message)
+    assert reply is not None and reply.startswith(start)
+
+
+def test_policy_questions_are_not_small_talk() -> None:
+    assert reply_for("你好，低保标准是多少？") is None
+    assert reply_for("城市低保标准提高到多少？") is None
+
+
+def test_similar_wordings_group_together() -> None:
+    assert similarity("临时救助怎么申请？", "临时救助怎么申请呢") >= 0.5
+    assert similarity("临时救助怎么申请？", "公积金贷款最高多少") < 0.2
+
+
+def test_fact_matching() -> None:
+    assert fact_matches({"q": "x", "answer": ["24小时"]})("应在 24 小时内举行")  # type: ignore[misc]
+    assert fact_matches({"q": "x", "gold": ["a"]}) is None
+
+
+def test_answer_metrics_count_each_kind() -> None:
+    from knowledge.records import DocumentRecord
+    from knowledge.retriever import Hit
+
+    doc = DocumentRecord(id="d", title="通知")
+    hit = Hit(1, 1.0, "article", "应在24小时内举行新闻发布会", doc, None, None)
+    replies = {
+        "发布会多久开？": Answer("1", True, "应在24小时内举行新闻发布会", [hit]),
+        "答非所问？": Answer("2", True, "无关内容", [Hit(2, 1.0, "article", "无关", doc, None, None)]),
+        "天气？": Answer("3", False, "抱歉"),
+        "诗？": Answer("4", True, "乱答"),
+    }
+    questions = [
+        {"q": "发布会多久开？", "gold": ["24小时内举行新闻发布会"], "answer": ["24小时"]},
+        {"q": "答非所问？", "gold": ["24小时内举行新闻发布会"], "answer": ["24小时"]},
+        {"q": "天气？", "unanswerable": True},
+        {"q": "诗？", "unanswerable": True},
+    ]
+    metrics = evaluate_answers(replies.__getitem__, questions).as_dict()
+    assert metrics["answered"] == 1.0 and metrics["fact"] == 0.5
+    assert metrics["cite@1"] == 0.5 and metrics["refusal"] == 0.5
