@@ -1,21 +1,19 @@
 // Two small charts drawn as inline SVG (no chart library, nothing fetched).
 import { svg } from "/static/common.js";
 
-const WIDTH = 640;
-
 /** Questions per day (light bar) with the answered part (dark bar) in front. */
-export function dailyChart(days) {
+export function dailyChart(days, width = 640) {
   const height = 220;
   const left = 36;
   const bottom = 28;
   const top = 12;
   const plot = height - bottom - top;
   const max = Math.max(1, ...days.map((d) => d.questions));
-  const step = (WIDTH - left - 8) / Math.max(days.length, 1);
+  const step = (width - left - 8) / Math.max(days.length, 1);
   const bar = Math.max(2, Math.min(36, step * 0.7));
-  const chart = svg("svg", { viewBox: `0 0 ${WIDTH} ${height}`, class: "daily", role: "img",
+  const chart = svg("svg", { viewBox: `0 0 ${width} ${height}`, class: "daily", role: "img",
     "aria-label": `每日咨询量，共 ${days.length} 天` });
-  chart.append(svg("line", { x1: left, y1: top + plot, x2: WIDTH - 4, y2: top + plot, class: "axis" }));
+  chart.append(svg("line", { x1: left, y1: top + plot, x2: width - 4, y2: top + plot, class: "axis" }));
   chart.append(svg("text", { x: left - 6, y: top + 10, class: "tick", "text-anchor": "end" }, String(max)));
   chart.append(svg("text", { x: left - 6, y: top + plot, class: "tick", "text-anchor": "end" }, "0"));
   const labelEvery = Math.ceil(days.length / 8);
@@ -37,23 +35,24 @@ export function dailyChart(days) {
 }
 
 /** Top topics: one horizontal bar per document, longest first. */
-export function topicsChart(topics) {
+export function topicsChart(topics, width = 640) {
   const row = 30;
-  const labelWidth = 260;
+  const labelWidth = Math.round(width * 0.45);
+  const chars = Math.max(6, Math.floor((labelWidth - 8) / 12));
   const height = Math.max(row, topics.length * row);
   const max = Math.max(1, ...topics.map((t) => t.count));
-  const chart = svg("svg", { viewBox: `0 0 ${WIDTH} ${height}`, class: "topics", role: "img",
+  const chart = svg("svg", { viewBox: `0 0 ${width} ${height}`, class: "topics", role: "img",
     "aria-label": "热门话题" });
   topics.forEach((topic, i) => {
     const y = i * row;
-    const width = ((WIDTH - labelWidth - 48) * topic.count) / max;
+    const length = ((width - labelWidth - 48) * topic.count) / max;
     const title = topic.title || "（未关联文件）";
     const group = svg("g", { class: "topic" });
     group.append(svg("title", {}, `${title}：${topic.count} 次`));
     group.append(svg("text", { x: labelWidth - 8, y: y + row / 2 + 5, class: "label", "text-anchor": "end" },
-      title.length > 18 ? `${title.slice(0, 17)}…` : title));
-    group.append(svg("rect", { x: labelWidth, y: y + 6, width: Math.max(width, 2), height: row - 12, class: "asked" }));
-    group.append(svg("text", { x: labelWidth + width + 6, y: y + row / 2 + 5, class: "tick" }, String(topic.count)));
+      title.length > chars ? `${title.slice(0, chars - 1)}…` : title));
+    group.append(svg("rect", { x: labelWidth, y: y + 6, width: Math.max(length, 2), height: row - 12, class: "asked" }));
+    group.append(svg("text", { x: labelWidth + length + 6, y: y + row / 2 + 5, class: "tick" }, String(topic.count)));
     chart.append(group);
   });
   return chart;

@@ -189,6 +189,14 @@ export function randomId() {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
+/** An ISO timestamp as local "YYYY-MM-DD HH:MM"; anything else as it is. */
+export function formatTime(value) {
+  const time = new Date(value);
+  if (!value || Number.isNaN(time.getTime()) || !String(value).includes("T")) return value || "";
+  const pad = (n) => String(n).padStart(2, "0");
+  return `${time.getFullYear()}-${pad(time.getMonth() + 1)}-${pad(time.getDate())} ${pad(time.getHours())}:${pad(time.getMinutes())}`;
+}
+
 /** Show a message in a status region (role=status or alert in the HTML). */
 export function say(node, message, kind = "info") {
   node.textContent = message || "";

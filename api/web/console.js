@@ -1,6 +1,6 @@
 // Department console: sign in with the department key, upload, manage own
 // documents, answer the unanswered queue, and see the statistics.
-import { ApiError, STATUS, api, docName, el, errorDetail, say, statusBadge } from "/static/common.js";
+import { ApiError, STATUS, api, docName, el, errorDetail, formatTime, say, statusBadge } from "/static/common.js";
 import { dailyChart, topicsChart } from "/static/chart.js";
 
 const KEY = "policybot.department_key";
@@ -223,7 +223,7 @@ function renderGroup(group) {
     el("option", { value: "" }, "不关联文件"), myDocuments.map((d) => el("option", { value: d.id }, docName(d))));
   const note = el("p", { role: "status", hidden: true });
   const item = el("li", { class: "group", "data-group-id": group.id });
-  const answerForm = el("form", { class: "answer-form" },
+  const answerForm = el("form", { class: "answer-form", hidden: true },
     el("label", {}, "问题（可改写为规范问法）", question),
     el("label", {}, "答复", answer),
     el("label", {}, "关联文件", documentSelect),
@@ -244,14 +244,19 @@ function renderGroup(group) {
       say(note, err.message, "error");
     }
   });
+  const reply = el("button", { type: "button", class: "reply", onclick: () => {
+    reply.hidden = true;
+    answerForm.hidden = false;
+    answer.focus();
+  } }, "答复");
   item.append(
     el("h3", {}, group.question),
-    el("p", { class: "muted" }, `共 ${group.count} 次，最近：${group.last_asked}　`,
+    el("p", { class: "muted" }, `共 ${group.count} 次，最近：${formatTime(group.last_asked)}　`,
       (group.reasons || []).map((r) => el("span", { class: `badge reason-${r}` }, REASONS[r] || r))),
     el("details", {}, el("summary", {}, `原始提问（${group.questions.length}）`),
       el("ul", {}, group.questions.map((q) =>
-        el("li", {}, el("span", { class: "muted" }, `${q.asked_at}　${REASONS[q.reason] || q.reason}　`), q.question)))),
-    answerForm);
+        el("li", {}, el("span", { class: "muted" }, `${formatTime(q.asked_at)}　${REASONS[q.reason] || q.reason}　`), q.question)))),
+    reply, answerForm);
   return item;
 }
 
@@ -270,8 +275,14 @@ async function loadStats() {
   $("totals").replaceChildren(
     total("咨询总量", stats.total), total("已回答", stats.answered),
     total("回答率", `${(100 * stats.answered_rate).toFixed(1)}%`));
-  $("days-chart").replaceChildren(stats.days.length ? dailyChart(stats.days) : el("p", { class: "muted" }, "暂无数据"));
-  $("topics-chart").replaceChildren(stats.topics.length ? topicsChart(stats.topics) : el("p", { class: "muted" }, "暂无数据"));
+  // Drawn at the container's own width, so the labels keep their size on a phone.
+  const width = Math.max(300, $("days-chart").clientWidth || 640);
+  $("days-chart").replaceChildren(...(stats.days.length
+    ? [dailyChart(stats.days, width), el("p", { class: "chart-legend" },
+      el("span", {}, el("span", { class: "swatch asked" }), "咨询"),
+      el("span", {}, el("span", { class: "swatch answered" }), "已回答"))]
+    : [el("p", { class: "muted" }, "暂无数据")]));
+  $("topics-chart").replaceChildren(stats.topics.length ? topicsChart(stats.topics, width) : el("p", { class: "muted" }, "暂无数据"));
   $("hot").replaceChildren(...stats.hot_questions.map((h) => el("li", {}, h.question, el("span", { class: "muted" }, `　${h.count} 次`))));
 }
 

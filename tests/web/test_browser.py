@@ -189,11 +189,24 @@ def test_console_uploads_with_progress_lists_and_repeals(page, live_server, tmp_
     # Written to the page as text when the upload returns, and in the list.
     title = f"{PAYLOAD}青川市民政局关于调整城乡低保标准的通知"
     file = tmp_path / "dibao.txt"
-    file.write_text(DIBAO, encoding="utf-8")
+    # Trailing blanks (ignored by the parser) make the upload long enough to report progress
+    # under a throttled link.
+    file.write_text(DIBAO + " " * 600_000, encoding="utf-8")
     find(page, "#file").send_keys(str(file))
     page.find_element("css selector", "#policy-fields input[name=title]").send_keys(title)
-    page.find_element("id", "upload-button").click()
-    result = wait_text(page, "#upload-result", "已上传", timeout=30)
+    page.execute_script("""
+        window.__progress = [];
+        new MutationObserver(() => window.__progress.push(document.getElementById("upload-percent").textContent))
+          .observe(document.getElementById("upload-percent"), {childList: true, characterData: true, subtree: true});""")
+    page.set_network_conditions(offline=False, latency=5, download_throughput=10_000_000, upload_throughput=400_000)
+    try:
+        page.find_element("id", "upload-button").click()
+        result = wait_text(page, "#upload-result", "已上传", timeout=30)
+    finally:
+        page.delete_network_conditions()
+    steps = page.execute_script("return window.__progress")
+    partial = [int(m.group(1)) for m in map(re.compile(r"已上传 (\d+)%$").match, steps) if m]
+    assert any(0 < p < 100 for p in partial), steps
     assert "青民发〔2025〕3号" in result.text and "3 条条文" in result.text
     assert page.find_element("id", "upload-progress").get_attribute("value") == "100"
     assert page.find_element("id", "upload-percent").text == "已上传 100%"
@@ -223,8 +236,9 @@ def test_console_answers_the_queue_and_charts_the_questions(page, live_server) -
     sign_in(page, live_server, live_server.keys["admin"])
     wait_text(page, "#who", "管理员")
     page.find_element("css selector", "[data-tab=queue]").click()
-    group = wait_text(page, "#queue li.group", "图书馆")
+    wait_text(page, "#queue", "图书馆")
     group = next(g for g in find_all(page, "#queue li.group") if "图书馆" in g.text)
+    group.find_element("css selector", "button.reply").click()
     group.find_element("css selector", "textarea").send_keys("市图书馆每周一闭馆，周二至周日9:00—21:00开放。")
     group.find_element("css selector", "button[type=submit]").click()
     wait_text(page, "#queue li.group.done", "已发布为常见问答")
