@@ -281,10 +281,12 @@ class Store:
 
     def interpretation_sections(self, interp_id: str) -> list[dict[str, Any]]:
         rows = self.read(
-            "SELECT question, answer FROM interpretation_sections WHERE interpretation_id = ? ORDER BY ordinal",
+            "SELECT s.question, s.answer, a.label FROM interpretation_sections s "
+            "LEFT JOIN articles a ON a.id = s.article_id WHERE s.interpretation_id = ? ORDER BY s.ordinal",
             (interp_id,),
         )
-        return [{"question": r["question"], "answer": r["answer"]} for r in rows]
+        # article: the label of the article the section explains, when one was found
+        return [{"question": r["question"], "answer": r["answer"], "article": r["label"]} for r in rows]
 
     # -- chunks ---------------------------------------------------------------
 

@@ -190,6 +190,11 @@ def write_interpretation(
 
 
 FAQ_TOPIC = "常见问题"
+# A section is linked to the article sharing most of its character bigrams, if
+# that share is real and clearly ahead of the next article (measured on the
+# sample interpretation: background and overview sections link to nothing).
+LINK_SHARE = 0.4
+LINK_MARGIN = 1.25
 
 
 def faq_chunk(title: str, question: str, answer: str) -> Chunk:
@@ -217,8 +222,7 @@ def link_article(text: str, articles: list[sqlite3.Row]) -> int | None:
     """The article an interpretation section explains: the one it names, else the closest in wording.
 
     Named: the section quotes the article's label ("第五条", "（三）…"). Closest:
-    the most character bigrams in common, when they are a real share of the
-    section (a background paragraph explains no single article).
+    the most character bigrams in common (see LINK_SHARE, LINK_MARGIN).
     """
     flat = "".join(text.split())
     for row in articles:
@@ -227,13 +231,16 @@ def link_article(text: str, articles: list[sqlite3.Row]) -> int | None:
         if len(label) >= 3 and (label in flat or (number.startswith("第") and number in flat)):
             return int(row["id"])
     grams = {flat[i:i + 2] for i in range(len(flat) - 1)}
-    best, best_share = None, 0.0
+    shares = []
     for row in articles:
         body = "".join(row["text"].split())
-        share = len(grams & {body[i:i + 2] for i in range(len(body) - 1)}) / (len(grams) or 1)
-        if share > best_share:
-            best, best_share = int(row["id"]), share
-    return best if best_share >= 0.3 else None
+        shares.append((len(grams & {body[i:i + 2] for i in range(len(body) - 1)}) / (len(grams) or 1), int(row["id"])))
+    shares.sort(reverse=True)
+    if not shares or shares[0][0] < LINK_SHARE:
+        return None
+    if len(shares) > 1 and shares[0][0] < LINK_MARGIN * shares[1][0]:
+        return None  # close to two articles: it explains neither in particular
+    return shares[0][1]
 
 
 def rechunk_document(conn: sqlite3.Connection, doc_id: str) -> WriteResult:
