@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 from pathlib import Path
 from typing import Any
 
@@ -76,7 +75,7 @@ def test_a_revoked_token_is_refreshed_once(db: ChannelDB) -> None:
     assert fake.tokens_issued == 2 and len(fake.sent) == 2
 
 
-def test_window_and_quota_errors_are_typed(db: ChannelDB, caplog: pytest.LogCaptureFixture) -> None:
+def test_window_and_quota_errors_are_typed(db: ChannelDB) -> None:
     fake = FakeWeChat()
     client = api(db, fake)
     fake.errors = [45015]
