@@ -1,6 +1,23 @@
 // Two small charts drawn as inline SVG (no chart library, nothing fetched).
 import { svg } from "/static/common.js";
 
+/**
+ * Every day of the window, zeros included: the API lists only days with questions,
+ * and a chart without its quiet days would misstate the trend. Dates are the API's (UTC).
+ */
+export function fillDays(days, covered = 30) {
+  const known = new Map(days.map((d) => [d.date, d]));
+  const today = new Date().toISOString().slice(0, 10);
+  const last = days.length && days[days.length - 1].date > today ? days[days.length - 1].date : today;
+  const end = Date.parse(`${last}T00:00:00Z`);
+  const out = [];
+  for (let i = covered - 1; i >= 0; i -= 1) {
+    const date = new Date(end - i * 86400000).toISOString().slice(0, 10);
+    out.push(known.get(date) || { date, questions: 0, answered: 0 });
+  }
+  return out;
+}
+
 /** Questions per day (light bar) with the answered part (dark bar) in front. */
 export function dailyChart(days, width = 640) {
   const height = 220;

@@ -45,10 +45,13 @@ function renderAnswer(data) {
   const citations = data.citations || [];
   const warnings = data.warnings || [];
   const showSource = data.source_line && !data.answer.includes(data.source_line);
+  // The answer text repeats each warning for channels without a warning box (WeChat); here the box shows it.
+  const boxed = new Set(warnings.flatMap((w) => [w, `注意：${w}`]));
+  const text = data.answer.split("\n").filter((line) => !boxed.has(line.trim())).join("\n").trim();
   return el("li", { class: `msg bot answer${data.answered ? "" : " refused"}`, "data-question-id": data.question_id },
     warnings.length ? el("div", { class: "warnings", role: "alert" },
       warnings.map((w) => el("p", {}, el("strong", {}, "注意："), w))) : null,
-    el("p", { class: "answer-text" }, data.answer),
+    el("p", { class: "answer-text" }, text || data.answer),
     showSource ? el("p", { class: "source muted" }, data.source_line) : null,
     data.handoff ? renderHandoff(data.handoff) : null,
     citations.length ? el("section", { class: "citations" },

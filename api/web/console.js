@@ -1,7 +1,7 @@
 // Department console: sign in with the department key, upload, manage own
 // documents, answer the unanswered queue, and see the statistics.
 import { ApiError, STATUS, api, docName, el, errorDetail, formatTime, say, statusBadge } from "/static/common.js";
-import { dailyChart, topicsChart } from "/static/chart.js";
+import { dailyChart, fillDays, topicsChart } from "/static/chart.js";
 
 const KEY = "policybot.department_key";
 const $ = (id) => document.getElementById(id);
@@ -274,11 +274,12 @@ async function loadStats() {
   say($("stats-note"), "");
   $("totals").replaceChildren(
     total("咨询总量", stats.total), total("已回答", stats.answered),
-    total("回答率", `${(100 * stats.answered_rate).toFixed(1)}%`));
+    total("回答率", `${(100 * stats.answered_rate).toFixed(1)}%`),
+    stats.feedback ? total("有帮助 / 没帮助", `${stats.feedback.helpful} / ${stats.feedback.unhelpful}`) : null);
   // Drawn at the container's own width, so the labels keep their size on a phone.
   const width = Math.max(300, $("days-chart").clientWidth || 640);
   $("days-chart").replaceChildren(...(stats.days.length
-    ? [dailyChart(stats.days, width), el("p", { class: "chart-legend" },
+    ? [dailyChart(fillDays(stats.days, Math.min(stats.days_covered || 30, 90)), width), el("p", { class: "chart-legend" },
       el("span", {}, el("span", { class: "swatch asked" }), "咨询"),
       el("span", {}, el("span", { class: "swatch answered" }), "已回答"))]
     : [el("p", { class: "muted" }, "暂无数据")]));

@@ -15,6 +15,16 @@ from tests.texts import DIBAO
 
 EMPLOYMENT = "《青川市人民政府办公室关于进一步稳就业促创业的若干措施》（青府办发〔2024〕12号）"
 PAYLOAD = '<img src=x onerror="window.__xss=1">'
+DIBAO_INTERPRETATION = """《青川市民政局关于提高城乡最低生活保障标准的通知》政策解读
+解读部门：青川市民政局
+发布日期：2025年1月12日
+
+问：这次低保标准提高了多少？
+答：城市低保标准由每人每月780元提高到820元，农村低保标准由每人每年6800元提高到7200元。
+
+问：什么时候按新标准发放？
+答：各地要于2025年3月底前按新标准发放到位。
+"""
 
 
 def find(driver: Any, css: str, timeout: float = 15) -> Any:
@@ -102,6 +112,14 @@ def test_chat_refusal_offers_the_hotline_and_unhelpful_answers_reach_the_queue(p
     call_link = refused.find_element("css selector", ".handoff a.call")
     assert call_link.get_attribute("href") == "tel:12345"
     assert "12345" in call_link.text
+
+    # Asked by its 文号, the repealed notice is quoted, under a warning that names its successor.
+    repealed = ask_on_page(page, "青医保发〔2023〕5号规定的缴费标准是多少？")
+    warning = repealed.find_element("css selector", ".warnings[role=alert]")
+    assert "已废止" in warning.text and "青医保发〔2024〕7号" in warning.text
+    assert warning.location["y"] < repealed.find_element("css selector", ".answer-text").location["y"]
+    assert "已废止" not in repealed.find_element("css selector", ".answer-text").text
+    assert "已废止" in repealed.find_element("css selector", "details.citation summary").text
 
     answered = ask_on_page(page, "失业保险稳岗返还需要企业自己去申请吗？")
     question_id = answered.get_attribute("data-question-id")
@@ -211,6 +229,23 @@ def test_console_uploads_with_progress_lists_and_repeals(page, live_server, tmp_
     assert page.find_element("id", "upload-progress").get_attribute("value") == "100"
     assert page.find_element("id", "upload-percent").text == "已上传 100%"
 
+    # Its interpretation, from the same department, onto the document just uploaded.
+    interpretation = tmp_path / "dibao-解读.txt"
+    interpretation.write_text(DIBAO_INTERPRETATION, encoding="utf-8")
+    page.find_element("css selector", "input[name=kind][value=interpretation]").click()
+    wait_text(page, "#target-doc", "青民发〔2025〕3号")
+    from selenium.webdriver.support.ui import Select
+
+    target = Select(page.find_element("id", "target-doc"))
+    target.select_by_visible_text(next(o.text for o in target.options if "青民发〔2025〕3号" in o.text))
+    doc_id = target.first_selected_option.get_attribute("value")
+    page.find_element("id", "file").send_keys(str(interpretation))
+    page.find_element("id", "upload-button").click()
+    result = wait_text(page, "#upload-result", "已上传解读", timeout=30)
+    assert "共 2 个段落" in result.text and "解读部门：青川市民政局" in result.text
+    status, detail = call(live_server, f"/api/v1/documents/{doc_id}")
+    assert [len(i["sections"]) for i in detail["interpretations"]] == [2]
+
     page.find_element("css selector", "[data-tab=documents]").click()
     item = wait_text(page, "#documents li.doc", "青民发〔2025〕3号")
     assert title in item.text
@@ -219,13 +254,11 @@ def test_console_uploads_with_progress_lists_and_repeals(page, live_server, tmp_
     assert len(find_all(page, "#documents li.doc")) == 1
     assert page.execute_script("return window.__xss") is None
 
-    from selenium.webdriver.support.ui import Select
-
     Select(item.find_element("css selector", "select")).select_by_value("repealed")
     item.find_element("css selector", "button").click()
     page.switch_to.alert.accept()
     fresh = wait_text(page, "#documents li.doc", "已更新为“已废止”")
-    doc_id = fresh.get_attribute("data-id")
+    assert fresh.get_attribute("data-id") == doc_id
     status, doc = call(live_server, f"/api/v1/documents/{doc_id}")
     assert status == 200 and doc["status"] == "repealed" and doc["title"] == title
 
@@ -248,7 +281,11 @@ def test_console_answers_the_queue_and_charts_the_questions(page, live_server) -
     page.find_element("css selector", "[data-tab=stats]").click()
     chart = find(page, "#days-chart svg.daily")
     status, stats = call(live_server, "/api/v1/stats", live_server.keys["admin"])
-    assert len(chart.find_elements("css selector", "g.day")) == len(stats["days"])
+    bars = chart.find_elements("css selector", "g.day title")
+    assert len(bars) == min(stats.get("days_covered", 30), 90)  # quiet days drawn as zeros
+    tips = {b.get_attribute("textContent") for b in bars}
+    assert stats["days"] and all(f"{d['date']}：咨询 {d['questions']}，已回答 {d['answered']}" in tips
+                                 for d in stats["days"])
     assert str(stats["total"]) in page.find_element("id", "totals").text
     if stats["topics"]:
         topics = find(page, "#topics-chart svg.topics")
