@@ -1,7 +1,7 @@
 // Hotline agent search: filters, highlighted ranked passages, the whole article
 // and its interpretation one click away, and a citation ready to copy.
 import {
-  KIND, STATUS, api, citationText, copyText, docName, el, highlight, queryTerms, say, statusBadge,
+  KIND, STATUS, api, citationText, copyText, docName, el, highlight, queryTerms, quoteTitle, say, statusBadge,
 } from "/static/common.js";
 
 const form = document.getElementById("search-form");
@@ -68,7 +68,7 @@ function renderHit(hit, index) {
       el("span", { class: "score muted", title: "相关度" }, hit.score.toFixed(3))),
     path.length ? el("ol", { class: "path" }, path.map((p) => el("li", {}, p))) : null,
     el("p", { class: "passage" }, highlight(hit.text, terms)),
-    interp ? el("p", { class: "interp muted" }, `解读：《${interp.title}》 ${interp.department}`,
+    interp ? el("p", { class: "interp muted" }, `解读：${quoteTitle(interp.title)} ${interp.department}`,
       interp.publish_date ? ` ${interp.publish_date}` : "") : null,
     el("div", { class: "result-actions" },
       doc ? el("button", { type: "button", class: "open", onclick: () => openDocument(doc.id, hit) }, "查看全文及解读") : null,
@@ -106,11 +106,11 @@ async function openDocument(id, hit = null) {
       const node = el("div", { class: "qa" },
         section.question ? el("p", { class: "q" }, "问：", highlight(section.question, terms)) : null,
         el("p", { class: "a" }, section.question ? "答：" : "", highlight(section.answer, terms)));
-      if (!target && hit && hit.kind === "interpretation" && sameText(section.answer, hit.text)) target = node;
+      if (!target && hit && hit.kind === "interpretation" && sameText(section, hit.text)) target = node;
       return node;
     });
     return el("section", { class: "interpretation" },
-      el("h3", {}, `《${interp.title}》`),
+      el("h3", {}, quoteTitle(interp.title)),
       el("p", { class: "muted" }, `解读部门：${interp.department}`, interp.publish_date ? `　发布日期：${interp.publish_date}` : ""),
       sections);
   });
@@ -149,11 +149,11 @@ function meta(name, value) {
   return value ? [el("dt", {}, name), el("dd", {}, value)] : null;
 }
 
-function sameText(a, b) {
-  const squash = (s) => s.replace(/\s+/g, "");
-  const x = squash(a);
-  const y = squash(b).slice(0, 40);
-  return y.length > 0 && (x.includes(y) || y.includes(x.slice(0, 40)));
+/** Whether a stored Q&A section is the one a hit quotes (the hit may be a window of it). */
+function sameText(section, hit) {
+  const squash = (s) => s.replace(/\s+|^问：|答：/g, "");
+  const head = squash(hit).slice(0, 40);
+  return head.length > 0 && squash(`问：${section.question || ""}答：${section.answer}`).includes(head);
 }
 
 form.addEventListener("submit", (event) => {

@@ -1,5 +1,5 @@
 // Citizen chat: one question box, answers with their sources, warnings and handoff.
-import { KIND, api, docName, el, randomId, statusBadge } from "/static/common.js";
+import { KIND, api, docName, el, quoteTitle, randomId, statusBadge } from "/static/common.js";
 
 const SESSION_KEY = "policybot.session_id";
 const messages = document.getElementById("messages");
@@ -82,7 +82,7 @@ function renderCitation(hit) {
     path.length > 1 ? el("ol", { class: "path" }, path.map((p) => el("li", {}, p))) : null,
     el("blockquote", { class: "passage" }, hit.text),
     interp ? el("p", { class: "interp" },
-      "政策解读：", `《${interp.title}》`, `（${interp.department}`,
+      "政策解读：", quoteTitle(interp.title), `（${interp.department}`,
       interp.publish_date ? `，${interp.publish_date}` : "", "）") : null,
     hit.interpretation_text ? el("blockquote", { class: "passage interp-text" }, hit.interpretation_text) : null,
     el("dl", { class: "meta" },

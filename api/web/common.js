@@ -88,10 +88,15 @@ export function errorDetail(status, data) {
   return `请求失败（${status}）。`;
 }
 
+/** 《title》, once: interpretation titles often carry their own book-title marks already. */
+export function quoteTitle(title) {
+  return /^《.*》/.test(title || "") ? title : `《${title}》`;
+}
+
 /** 《title》（文号） */
 export function docName(doc) {
   if (!doc) return "";
-  return `《${doc.title}》${doc.doc_number ? `（${doc.doc_number}）` : ""}`;
+  return `${quoteTitle(doc.title)}${doc.doc_number ? `（${doc.doc_number}）` : ""}`;
 }
 
 /** The citation an agent reads out or pastes: which document says it, where, and who interprets it. */
@@ -101,7 +106,7 @@ export function citationText(hit) {
   if (hit.kind === "interpretation" && interp) {
     const when = interp.publish_date ? `，${interp.publish_date}` : "";
     const about = doc ? `，解读${docName(doc)}` : "";
-    return `《${interp.title}》（${interp.department}${when}）${about}`;
+    return `${quoteTitle(interp.title)}（${interp.department}${when}）${about}`;
   }
   const parts = [docName(doc)];
   if (hit.article && hit.article.label) parts.push(hit.article.label);

@@ -1,6 +1,6 @@
 // Department console: sign in with the department key, upload, manage own
 // documents, answer the unanswered queue, and see the statistics.
-import { ApiError, STATUS, api, docName, el, errorDetail, formatTime, say, statusBadge } from "/static/common.js";
+import { ApiError, STATUS, api, docName, el, errorDetail, formatTime, quoteTitle, say, statusBadge } from "/static/common.js";
 import { dailyChart, fillDays, topicsChart } from "/static/chart.js";
 
 const KEY = "policybot.department_key";
@@ -142,7 +142,7 @@ uploadForm.addEventListener("submit", async (event) => {
     percent.textContent = "已上传 100%";
     say(result, uploadKind() === "policy"
       ? `已上传${docName(data)}，识别出 ${data.articles} 条条文，起草部门：${data.drafting_department || "—"}。`
-      : `已上传解读《${data.title}》，共 ${data.sections} 个段落，解读部门：${data.department}。`, "ok");
+      : `已上传解读${quoteTitle(data.title)}，共 ${data.sections} 个段落，解读部门：${data.department}。`, "ok");
     uploadForm.reset();
     $("policy-fields").hidden = false;
     $("interpretation-fields").hidden = true;

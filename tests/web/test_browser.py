@@ -161,6 +161,20 @@ def test_agent_search_highlights_filters_and_opens_the_whole_article(page, live_
     assert "问：" in interp.text and "答：" in interp.text
     page.find_element("id", "close-dialog").click()
 
+    # An interpretation passage opens its policy with that question and answer marked.
+    page.find_element("id", "q").clear()
+    page.find_element("id", "q").send_keys("补贴申请后多长时间能到账")
+    page.find_element("css selector", "#search-form button[type=submit]").click()
+    wait_text(page, "#summary", "补贴申请后多长时间能到账")
+    hit = find(page, "li.result.kind-interpretation")
+    assert "《青川市人民政府办公室关于进一步稳就业促创业的若干措施》政策解读 青川市人力资源和社会保障局" in hit.text
+    hit.find_element("css selector", "button.open").click()
+    wait_text(page, "#doc-title", "稳就业促创业")
+    marked = find(page, "#doc-body .qa.target")
+    assert marked.text.startswith("问：") and hit.find_element("css selector", ".passage").text[2:20] in marked.text
+    assert "《《" not in page.find_element("id", "doc-body").text
+    page.find_element("id", "close-dialog").click()
+
     from selenium.webdriver.support.ui import Select
 
     Select(page.find_element("id", "status")).select_by_value("repealed")
