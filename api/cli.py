@@ -291,5 +291,9 @@ def evaluate_command(file: Path, k: int, corpus: Path | None, baseline: bool, an
             click.echo(f"  {line}", err=True)
 
 
+from api.wechat.cli import wechat  # noqa: E402  (the group needs `main`'s helpers above)
+
+main.add_command(wechat)
+
 if __name__ == "__main__":
     main()

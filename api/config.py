@@ -21,6 +21,7 @@ class Settings(BaseSettings):
     wechat_appid: str | None = None
     wechat_aes_key: str | None = None
     wechat_secret: str | None = None
+    wechat_api_base: str = "https://api.weixin.qq.com"  # a proxy or a test server in front of WeChat's API
     wechat_reply_deadline: float = Field(default=4.5, gt=0, description="seconds the callback waits for an answer")
     wechat_menu_file: Path | None = None  # JSON: menu CLICK keys -> canned answers or "hot"
     public_base_url: str | None = None  # e.g. https://zwgk.example.gov.cn, for "full answer" links

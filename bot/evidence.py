@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from bot.text import has_fact_for, normalize, sentences
 from knowledge.embedders import DEFAULT_EMBEDDER
 from knowledge.retriever import Hit
+from knowledge.synonyms import SYNONYMS
 
 @dataclass(frozen=True)
 class Calibration:
@@ -68,7 +69,8 @@ def weigh(words: list[str], hit: Hit, idf: Callable[[str], float], wanted: set[s
     for word in words:
         weight = idf(word)
         total += weight
-        if normalize(word) in haystack or _covered_by_parts(normalize(word), haystack):
+        if (normalize(word) in haystack or _covered_by_parts(normalize(word), haystack)
+                or any(normalize(t) in haystack for t in SYNONYMS.get(word, ()))):
             covered += weight
         else:
             missing.append(word)

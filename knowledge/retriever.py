@@ -23,6 +23,7 @@ import numpy as np
 
 from knowledge.base import KnowledgeBase
 from knowledge.records import ChunkRecord, DocumentRecord, InterpretationRecord
+from knowledge.synonyms import official_terms
 from knowledge.tokenize import find_doc_numbers, tokenize
 
 logger = logging.getLogger(__name__)
@@ -77,8 +78,9 @@ def normalize(text: str) -> str:
 
 
 class Retriever:
-    def __init__(self, kb: KnowledgeBase, alpha: float = ALPHA, use_dense: bool = True) -> None:
+    def __init__(self, kb: KnowledgeBase, alpha: float = ALPHA, use_dense: bool = True, expand: bool = True) -> None:
         self.kb = kb
+        self.expand = expand  # add the official terms for everyday words (knowledge/synonyms.py)
         self.alpha = alpha
         self.use_dense = use_dense
         self._embed_query = lru_cache(maxsize=1024)(kb.embedder.embed_query)
@@ -91,7 +93,10 @@ class Retriever:
         allowed = self.kb.allowed(status, department, doc_number)
         if allowed is not None and not allowed:
             return []
-        lexical = self.kb.lexical.search(tokenize(query), CANDIDATES, allowed)
+        tokens = tokenize(query)
+        if self.expand:
+            tokens += [t for term in official_terms(query) for t in tokenize(term)]
+        lexical = self.kb.lexical.search(tokens, CANDIDATES, allowed)
         dense: list[tuple[int, float]] = []
         if self.use_dense and len(self.kb.vectors):
             ids = np.fromiter(allowed, dtype=np.int64) if allowed is not None else None

@@ -49,8 +49,9 @@ def make_router(settings: Settings) -> APIRouter:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Inside the app's own lifespan: the knowledge base and the bot exist by now.
         db = ChannelDB(app.state.kb.store.path)
-        api = (WeChatAPI(settings.wechat_appid, settings.wechat_secret, db)
-               if settings.wechat_secret and settings.wechat_appid else None)
+        api = None
+        if settings.wechat_secret and settings.wechat_appid:
+            api = WeChatAPI(settings.wechat_appid, settings.wechat_secret, db, base_url=settings.wechat_api_base)
         menu = load_menu(settings.wechat_menu_file) if settings.wechat_menu_file else None
         channel = Channel(settings, lambda: app.state.bot, db, api=api, menu=menu)
         app.state.wechat = channel
