@@ -110,7 +110,6 @@ export function citationText(hit) {
   }
   const parts = [docName(doc)];
   if (hit.article && hit.article.label) parts.push(hit.article.label);
-  if (hit.kind === "faq") parts.push("常见问答");
   const dept = (hit.faq && hit.faq.department) || (doc && (doc.drafting_department || doc.issuer));
   return parts.join(" ") + (dept ? `，${hit.kind === "faq" ? "答复部门" : "起草部门"}：${dept}` : "");
 }

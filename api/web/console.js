@@ -88,6 +88,7 @@ function send(url, body, onProgress) {
     const xhr = new XMLHttpRequest();
     xhr.open("POST", url);
     xhr.setRequestHeader("Authorization", `Bearer ${key}`);
+    if (typeof body === "string") xhr.setRequestHeader("Content-Type", "application/json");
     xhr.setRequestHeader("Accept", "application/json");
     xhr.upload.addEventListener("progress", (e) => e.lengthComputable && onProgress(e.loaded / e.total));
     xhr.upload.addEventListener("load", () => onProgress(1));
@@ -110,21 +111,26 @@ uploadForm.addEventListener("submit", async (event) => {
   event.preventDefault();
   const file = $("file").files[0];
   const result = $("upload-result");
-  if (!file) return;
-  const body = new FormData();
-  body.append("file", file);
+  const pasted = $("interp-text").value.trim();
+  let body = new FormData();
   let url = "/api/v1/documents";
   if (uploadKind() === "policy") {
+    if (!file) return say(result, "请选择要上传的政策文件。", "error");
+    body.append("file", file);
     for (const input of $("policy-fields").querySelectorAll("input, select")) {
       if (input.value.trim()) body.append(input.name, input.value.trim());
     }
   } else {
     const target = $("target-doc").value;
-    if (!target) {
-      say(result, "请先选择要解读的文件。", "error");
-      return;
-    }
+    if (!target) return say(result, "请先选择要解读的文件。", "error");
     url = `/api/v1/documents/${encodeURIComponent(target)}/interpretations`;
+    if (file) {
+      body.append("file", file);
+    } else if (pasted && $("interp-title").value.trim()) {
+      body = JSON.stringify({ title: $("interp-title").value.trim(), text: pasted });
+    } else {
+      return say(result, "请选择解读文件，或填写解读标题并粘贴解读全文。", "error");
+    }
   }
   const bar = $("upload-progress");
   const percent = $("upload-percent");

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -259,6 +260,15 @@ def test_console_uploads_with_progress_lists_and_repeals(page, live_server, tmp_
     assert "共 2 个段落" in result.text and "解读部门：青川市民政局" in result.text
     status, detail = call(live_server, f"/api/v1/documents/{doc_id}")
     assert [len(i["sections"]) for i in detail["interpretations"]] == [2]
+    # Or pasted as text, when there is no file.
+    page.find_element("css selector", "input[name=kind][value=interpretation]").click()
+    Select(page.find_element("id", "target-doc")).select_by_value(doc_id)
+    page.find_element("id", "interp-title").send_keys("市民政局负责人就提高低保标准答记者问")
+    page.find_element("id", "interp-text").send_keys("问：农村低保标准提高到多少？\n答：每人每年7200元。")
+    page.find_element("id", "upload-button").click()
+    wait_text(page, "#upload-result", "已上传解读《市民政局负责人就提高低保标准答记者问》", timeout=30)
+    status, detail = call(live_server, f"/api/v1/documents/{doc_id}")
+    assert "市民政局负责人就提高低保标准答记者问" in [i["title"] for i in detail["interpretations"]]
 
     page.find_element("css selector", "[data-tab=documents]").click()
     item = wait_text(page, "#documents li.doc", "青民发〔2025〕3号")
@@ -305,6 +315,11 @@ def test_console_answers_the_queue_and_charts_the_questions(page, live_server) -
         topics = find(page, "#topics-chart svg.topics")
         assert len(topics.find_elements("css selector", "g.topic")) == len(stats["topics"])
     assert page.find_element("id", "hot").text
+
+    # The answer is now an FAQ entry that agents find at once.
+    page.get(live_server.url + "/agent?" + urllib.parse.urlencode({"q": "图书馆周一开门吗"}))
+    faq = find(page, "li.result.kind-faq")
+    assert "周二至周日9:00—21:00开放" in faq.text and "常见问答" in faq.text
 
 
 @pytest.fixture(autouse=True)
