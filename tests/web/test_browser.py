@@ -329,3 +329,37 @@ def _no_alert_left(page):  # type: ignore[no-untyped-def]
         page.switch_to.alert.dismiss()
     except Exception:  # noqa: BLE001 - no alert open is the usual case
         pass
+
+
+HELPERS = """
+const done = arguments[arguments.length - 1];
+Promise.all([import("/static/common.js"), import("/static/chart.js")]).then(([m, c]) => {
+  const box = document.createElement("div");
+  box.append(m.highlight("<b>城乡居民</b>医保缴费", m.queryTerms("城乡居民医保每年交多少钱")));
+  const doc = {title: "T", doc_number: "N〔2024〕1号", drafting_department: "D", issuer: "I"};
+  done({
+    marked: box.innerHTML,
+    terms: m.queryTerms("城乡居民医保每年交多少钱？ 青府办发〔2024〕12号"),
+    article: m.citationText({kind: "article", document: doc, article: {label: "（六）X", path: []}}),
+    interp: m.citationText({kind: "interpretation", document: doc,
+      interpretation: {title: "《T》政策解读", department: "E", publish_date: "2024-06-20"}}),
+    days: c.fillDays([{date: "2000-01-01", questions: 1, answered: 1}], 7).map((d) => d.date),
+    today: new Date().toISOString().slice(0, 10),
+    time: m.formatTime("2026-11-22T03:46:44+00:00"),
+  });
+}).catch((err) => done({error: String(err)}));
+"""
+
+
+def test_page_helpers_escape_highlight_and_cite(page, live_server) -> None:  # type: ignore[no-untyped-def]
+    page.get(live_server.url + "/agent")
+    out = page.execute_async_script(HELPERS)
+    assert "error" not in out, out
+    # Markup in a passage stays text; the query's words are marked around it.
+    assert out["marked"] == "&lt;b&gt;<mark>城乡居民</mark>&lt;/b&gt;<mark>医保</mark>缴费"
+    assert {"城乡", "医保", "青府办发", "2024", "12号"} <= set(out["terms"])
+    assert "多少" not in out["terms"]
+    assert out["article"] == "《T》（N〔2024〕1号） （六）X，起草部门：D"
+    assert out["interp"] == "《T》政策解读（E，2024-06-20），解读《T》（N〔2024〕1号）"
+    assert len(out["days"]) == 7 and out["days"][-1] == out["today"] and "2000-01-01" not in out["days"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d", out["time"])

@@ -56,3 +56,15 @@ def test_no_page_script_writes_markup() -> None:
     for path in WEB.glob("*.js"):
         text = path.read_text(encoding="utf-8")
         assert not re.search(r"innerHTML|outerHTML|insertAdjacentHTML|document\.write", text), path
+
+
+def test_browser_tests_skip_without_chromium_unless_required(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from tests.web import conftest
+
+    monkeypatch.setattr(conftest, "CHROMIUM", str(tmp_path / "no-chromium"))
+    monkeypatch.delenv("POLICYBOT_REQUIRE_BROWSER", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="chromium"):
+        conftest.require_browser()
+    monkeypatch.setenv("POLICYBOT_REQUIRE_BROWSER", "1")
+    with pytest.raises(pytest.fail.Exception, match="chromium"):
+        conftest.require_browser()
