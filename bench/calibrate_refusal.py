@@ -4,8 +4,9 @@ Answerable: each set's questions asked of its own corpus. Out of scope: the
 same questions asked of a corpus they are not about (ncp's epidemic notices
 and STARD's legal questions asked of the seed policies, seed questions asked
 of the laws), plus the sets' own ``unanswerable`` lines. For each weight of
-coverage against cosine, the threshold that maximises balanced accuracy
-(answered rate on answerable + refusal rate on out-of-scope) is printed.
+coverage against cosine, the threshold that maximises the mean, over (set, corpus) pairs, of the
+answered rate on answerable and the refusal rate on out-of-scope questions;
+within TOLERANCE of the best, the calibration answering most is chosen.
 
 Usage: POLICYBOT_DATA_DIR=/tmp/pbeval python bench/calibrate_refusal.py
 (the corpora must have been ingested there by `policybot eval --corpus`).
@@ -34,6 +35,7 @@ from knowledge.retriever import Retriever  # noqa: E402
 
 EVAL = ROOT.parent / "shared" / "eval"
 SAMPLE = 120  # questions per (set, corpus) pair, drawn with a fixed seed
+TOLERANCE = 0.01
 
 # (question file, corpus data dir name, asked of its own corpus?)
 PAIRS = [
@@ -89,7 +91,7 @@ def main() -> None:
     answerable = [r for r in rows if r[2]]
     outside = [r for r in rows if not r[2]]
     print(f"\n{len(answerable)} answerable, {len(outside)} out of scope; {platform.processor() or platform.machine()}")
-    best = None
+    candidates = []
     ok = np.array([r[2] for r in rows])
     masks = [np.array([r[5] == name for r in rows]) for name in dict.fromkeys(r[5] for r in rows)]
     weights = [float(w) for w in os.environ.get("WEIGHTS", "0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9,1.0").split(",")]
@@ -107,8 +109,11 @@ def main() -> None:
                               (conf[m & ~ok] < threshold).mean() if (m & ~ok).any() else None)
                              for m in masks]
                     score = float(np.mean([x for pair in rates for x in pair if x is not None]))
-                    if best is None or score > best[0] + 1e-9:
-                        best = (score, weight, floor, penalty, threshold, answered, refused)
+                    candidates.append((score, weight, floor, penalty, threshold, answered, refused))
+    # Within a point of the best score, answer more: a needless refusal sends a
+    # citizen to the hotline, and out-of-scope refusal is near 1 throughout.
+    top = max(c[0] for c in candidates)
+    best = max((c for c in candidates if c[0] >= top - TOLERANCE), key=lambda c: (c[5], c[0]))
     score, weight, floor, penalty, threshold, answered, refused = best
     print(f"best: weight {weight}, cosine floor {floor}, fact penalty {penalty}, threshold {threshold:.2f} -> "
           f"answered {answered:.3f}, refused {refused:.3f} (mean over pairs {score:.3f})")

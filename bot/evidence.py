@@ -40,7 +40,7 @@ class Calibration:
 CALIBRATIONS: dict[str, Calibration] = {
     DEFAULT_EMBEDDER: Calibration(0.3, 0.8, 0.05, 0.42),
 }
-COVERAGE_ONLY = Calibration(1.0, 0.8, 0.0, 0.48)
+COVERAGE_ONLY = Calibration(1.0, 0.8, 0.1, 0.41)
 
 
 def calibration_for(embedder_name: str) -> Calibration:
