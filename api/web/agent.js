@@ -13,6 +13,7 @@ const dialogTitle = document.getElementById("doc-title");
 const dialogBody = document.getElementById("doc-body");
 
 let terms = [];
+let latest = 0; // only the newest search may fill the page (an older reply can arrive last)
 
 async function fillSuggestions() {
   try {
@@ -38,18 +39,25 @@ async function search() {
   const values = formValues();
   if (!values.q) return;
   history.replaceState(null, "", `?${new URLSearchParams(Object.entries(values).filter(([, v]) => v))}`);
+  const ticket = ++latest;
   say(summary, "正在检索…");
   results.replaceChildren();
   try {
     const data = await api("/api/v1/search", { params: { ...values, k: 20 } });
+    if (ticket !== latest) return;
     terms = queryTerms(values.q, data.terms || []);
-    const scope = values.status === "current" ? "" : `（${STATUS[values.status]}）`;
+    const filters = [
+      values.department && `起草部门：${values.department}`,
+      values.doc_number && `文号：${values.doc_number}`,
+      values.status !== "current" && STATUS[values.status],
+    ].filter(Boolean);
+    const scope = filters.length ? `（${filters.join("；")}）` : "";
     say(summary, data.results.length
       ? `“${values.q}”共 ${data.results.length} 条结果${scope}`
       : `没有找到与“${values.q}”相关的内容${scope}：请换个说法，或放宽筛选条件。`);
     results.replaceChildren(...data.results.map(renderHit));
   } catch (err) {
-    say(summary, err.message, "error");
+    if (ticket === latest) say(summary, err.message, "error");
   }
 }
 

@@ -186,6 +186,23 @@ def test_agent_search_highlights_filters_and_opens_the_whole_article(page, live_
     badges = [b.text for b in find_all(page, "li.result .result-head .badge[class*=status-]")]
     assert badges and set(badges) == {"已废止"}, badges
 
+    # The department and 文号 filters, from the suggestions the page offers.
+    suggested = page.execute_script(
+        "return [...document.querySelectorAll('#departments option, #doc-numbers option')].map(o => o.value)")
+    assert {"青川市医疗保障局", "青府办发〔2024〕12号"} <= set(suggested)
+    Select(page.find_element("id", "status")).select_by_value("all")
+    page.find_element("id", "department").send_keys("青川市医疗保障局")
+    page.find_element("css selector", "#search-form button[type=submit]").click()
+    wait_text(page, "#summary", "（起草部门：青川市医疗保障局；全部）")
+    cited = [c.text for c in find_all(page, "li.result .citation-text")]
+    assert cited and all("起草部门：青川市医疗保障局" in c for c in cited), cited
+    page.find_element("id", "department").clear()
+    page.find_element("id", "doc_number").send_keys("青医保发〔2024〕7号")
+    page.find_element("css selector", "#search-form button[type=submit]").click()
+    wait_text(page, "#summary", "（文号：青医保发〔2024〕7号；全部）")
+    titles = {t.text for t in find_all(page, "li.result .doc-title")}
+    assert titles == {"《青川市医疗保障局关于城乡居民基本医疗保险参保缴费有关事项的通知》（青医保发〔2024〕7号）"}, titles
+
 
 def test_markup_in_a_query_is_shown_as_text(page, live_server) -> None:  # type: ignore[no-untyped-def]
     query = f"{PAYLOAD}创业补贴"
