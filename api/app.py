@@ -61,6 +61,7 @@ def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None
         app.state.indexer = BackgroundIndexer(base)
         rephraser = Rephraser.from_settings(settings)
         app.state.bot = Bot(base, app.state.retriever, settings, rephraser=rephraser)
+        app.state.bot.warm_up()
         base.on_pending = app.state.indexer.notify
         app.state.indexer.start()
         logger.info("policybot ready: %d passages, data in %s", base.passage_count, settings.data_dir)

@@ -45,6 +45,10 @@ class Bot:
         self.questions = QuestionLog(kb.store)
         self.rephraser = rephraser
 
+    def warm_up(self) -> None:
+        """Load what the first question would otherwise wait for (jieba's tagger)."""
+        place_names("青川市")
+
     # -- the one verb -------------------------------------------------------------
 
     def ask(self, question: str, session_id: str | None = None, channel: str = "api") -> Answer:
