@@ -73,16 +73,19 @@ function renderCitation(hit) {
   const interp = hit.interpretation;
   const label = hit.article ? hit.article.label : "";
   const path = hit.article ? hit.article.path || [] : [];
-  return el("details", { class: `citation kind-${hit.kind}` },
+  // An opened citation scrolls into sight above the question box.
+  return el("details", { class: `citation kind-${hit.kind}`, ontoggle: (e) => e.target.open && e.target.scrollIntoView({ block: "nearest" }) },
     el("summary", {},
       el("span", { class: "badge" }, KIND[hit.kind] || hit.kind),
-      el("span", { class: "doc-title" }, docName(hit.document)),
+      interp && hit.kind === "interpretation"
+        ? el("span", { class: "doc-title" }, quoteTitle(interp.title), el("span", { class: "label" }, interp.department))
+        : el("span", { class: "doc-title" }, docName(hit.document)),
       label ? el("span", { class: "label" }, label) : null,
       doc.status && doc.status !== "current" ? statusBadge(doc.status) : null),
     path.length > 1 ? el("ol", { class: "path" }, path.map((p) => el("li", {}, p))) : null,
     el("blockquote", { class: "passage" }, hit.text),
     interp ? el("p", { class: "interp" },
-      "政策解读：", quoteTitle(interp.title), `（${interp.department}`,
+      "政策解读：", quoteTitle(interp.title), `（解读部门：${interp.department}`,
       interp.publish_date ? `，${interp.publish_date}` : "", "）") : null,
     hit.interpretation_text ? el("blockquote", { class: "passage interp-text" }, hit.interpretation_text) : null,
     el("dl", { class: "meta" },

@@ -66,6 +66,12 @@ def call(server: Any, path: str, key: str | None = None, body: dict[str, Any] | 
         return err.code, json.loads(err.read())
 
 
+def tap(driver: Any, element: Any) -> None:
+    """Scroll an element clear of the fixed question box, as a reader would, and click it."""
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", element)
+    element.click()
+
+
 def ask_on_page(driver: Any, question: str) -> Any:
     count = len(find_all(driver, "li.msg.bot:not(.intro)"))
     box = find(driver, "#question")
@@ -95,6 +101,12 @@ def test_chat_answers_with_an_expandable_citation(page, live_server) -> None:  #
     assert "30万元" in passage.text
     meta = citation.find_element("css selector", "dl.meta").text
     assert "青府办发〔2024〕12号" in meta and "青川市人民政府办公室" in meta
+    # The interpretation passage is cited with the department that wrote it.
+    interp = answer.find_element("css selector", "details.citation.kind-interpretation")
+    assert "青川市人力资源和社会保障局" in interp.find_element("css selector", "summary").text
+    tap(page, interp.find_element("css selector", "summary"))
+    assert "解读部门：青川市人力资源和社会保障局" in interp.find_element("css selector", ".interp").text
+    assert interp.find_element("css selector", "blockquote.passage").text.startswith("问：")
 
     session = page.execute_script("return sessionStorage.getItem('policybot.session_id')")
     assert re.fullmatch(r"[0-9a-f]{32}", session)
@@ -102,7 +114,7 @@ def test_chat_answers_with_an_expandable_citation(page, live_server) -> None:  #
     assert page.execute_script("return sessionStorage.getItem('policybot.session_id')") == session
     assert follow_up.find_element("css selector", ".answer-text").text
 
-    answer.find_element("css selector", ".thumb.up").click()
+    tap(page, answer.find_element("css selector", ".thumb.up"))
     wait_text(page, "li.msg.answer .feedback [role=status]", "感谢您的反馈")
 
 
