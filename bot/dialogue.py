@@ -23,8 +23,7 @@ SHORT = 10
 
 @dataclass
 class Turn:
-    question: str
-    query: str
+    question: str  # masked; for a follow-up, the questions it continues as well
     document_id: str | None
     chunk_id: int | None
 
@@ -45,7 +44,8 @@ class Sessions:
         rows = self.store.read("SELECT updated_at, state FROM sessions WHERE id = ?", (session_id,))
         if not rows or time.time() - rows[0]["updated_at"] > self.ttl:
             return None
-        return Turn(**json.loads(rows[0]["state"]))
+        state = json.loads(rows[0]["state"])
+        return Turn(state["question"], state.get("document_id"), state.get("chunk_id"))
 
     def remember(self, session_id: str | None, turn: Turn) -> None:
         if not session_id or self.ttl <= 0:

@@ -67,7 +67,8 @@ class QuestionLog:
         """Refused or unhelpful questions not yet answered by a FAQ, grouped, newest group first."""
         rows = self.store.read(
             "SELECT id, question, asked_at, answered, helpful FROM questions "
-            "WHERE faq_id IS NULL AND (answered = 0 OR helpful = 0) ORDER BY asked_at DESC, rowid DESC LIMIT ?",
+            "WHERE faq_id IS NULL AND (answered = 0 OR helpful = 0) AND coalesce(reason, '') != 'not_a_question' "
+            "ORDER BY asked_at DESC, rowid DESC LIMIT ?",
             (limit,),
         )
         groups: list[dict[str, Any]] = []

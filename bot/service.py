@@ -13,8 +13,8 @@ from typing import Any
 from bot.answer import Answer, Handoff
 from bot.compose import Units, compose, pick_sentences, source_line
 from bot.dialogue import Sessions, Turn, is_follow_up
-from bot.llm import Rephraser
 from bot.evidence import Evidence, calibration_for, weigh
+from bot.llm import Rephraser
 from bot.privacy import mask
 from bot.questions import QuestionLog
 from bot.smalltalk import reply_for
@@ -72,8 +72,7 @@ class Bot:
             hit.document.id if hit else None, hit.chunk_id if hit else None, answer.confidence,
         )
         if answer.answered and hit:
-            self.sessions.remember(session_id, Turn(mask(query if follow_up else question), query,
-                                                    hit.document.id, hit.chunk_id))
+            self.sessions.remember(session_id, Turn(mask(query), hit.document.id, hit.chunk_id))
         logger.info("question %s via %s: answered=%s confidence=%.3f follow_up=%s", answer.question_id, channel,
                     answer.answered, answer.confidence, follow_up)
         return answer
