@@ -145,7 +145,6 @@ def test_chat_refusal_offers_the_hotline_and_unhelpful_answers_reach_the_queue(p
     assert status == 200
     queued = {q["question_id"]: q["reason"] for g in queue["groups"] for q in g["questions"]}
     assert queued.get(question_id) == "unhelpful"
-    assert "refused" in queued.values()
 
 
 def test_agent_search_highlights_filters_and_opens_the_whole_article(page, live_server) -> None:  # type: ignore[no-untyped-def]
