@@ -174,6 +174,7 @@ async function loadDocuments() {
     return;
   }
   $("documents").replaceChildren(...myDocuments.map(renderDocument));
+  filterDocuments();
   const options = myDocuments.map((d) => el("option", { value: d.id }, docName(d)));
   $("target-doc").replaceChildren(el("option", { value: "" }, "请选择"), ...options);
 }
@@ -181,33 +182,60 @@ async function loadDocuments() {
 function renderDocument(doc) {
   const select = el("select", { "aria-label": "状态" },
     ["current", "amended", "repealed", "expired"].map((s) => el("option", { value: s, selected: s === doc.status }, STATUS[s])));
+  const expiry = el("input", { type: "date", value: doc.expiry_date || "", "aria-label": "有效期至" });
   const note = el("span", { class: "muted", role: "status" });
   const item = el("li", { class: "doc", "data-id": doc.id },
     el("div", {}, el("strong", { class: "doc-title" }, docName(doc)), " ", statusBadge(doc.status)),
     el("p", { class: "muted" },
-      [doc.drafting_department && `起草部门：${doc.drafting_department}`, doc.publish_date && `发布日期：${doc.publish_date}`]
-        .filter(Boolean).join("　")),
-    el("div", { class: "row" }, select,
-      el("button", { type: "button", onclick: () => changeStatus(doc, select.value, item, note) }, "更新状态"), note));
+      [doc.drafting_department && `起草部门：${doc.drafting_department}`, doc.publish_date && `发布日期：${doc.publish_date}`,
+        doc.effective_date && `施行日期：${doc.effective_date}`].filter(Boolean).join("　")),
+    el("div", { class: "row" },
+      el("label", { class: "inline" }, "状态", select),
+      el("label", { class: "inline" }, "有效期至", expiry),
+      el("button", { type: "button", class: "save", onclick: () => save(doc, { status: select.value, expiry_date: expiry.value || null }, item, note) }, "保存"),
+      el("button", { type: "button", class: "ghost delete", onclick: () => remove(doc, item, note) }, "删除"),
+      note));
   return item;
 }
 
-async function changeStatus(doc, status, item, note) {
-  if (status === doc.status) {
-    note.textContent = "状态未改变。";
+/** PATCH only what changed; a past expiry date makes the document expired (the API decides). */
+async function save(doc, wanted, item, note) {
+  const changes = Object.fromEntries(Object.entries(wanted).filter(([name, value]) => (doc[name] || null) !== value));
+  if (!Object.keys(changes).length) {
+    note.textContent = "没有改动。";
     return;
   }
-  if (status === "repealed" && !window.confirm(`确定将${docName(doc)}标记为已废止？废止后机器人将不再把它作为现行依据。`)) return;
+  if (changes.status === "repealed" && !window.confirm(`确定将${docName(doc)}标记为已废止？废止后机器人将不再把它作为现行依据。`)) return;
   try {
-    const updated = await call(`/api/v1/documents/${encodeURIComponent(doc.id)}`, { method: "PATCH", json: { status } });
+    const updated = await call(`/api/v1/documents/${encodeURIComponent(doc.id)}`, { method: "PATCH", json: changes });
     myDocuments = myDocuments.map((d) => (d.id === updated.id ? updated : d));
     const fresh = renderDocument(updated);
     item.replaceWith(fresh);
-    fresh.querySelector("[role=status]").textContent = `已更新为“${STATUS[updated.status]}”。`;
+    fresh.querySelector("[role=status]").textContent = `已保存：${STATUS[updated.status]}${updated.expiry_date ? `，有效期至 ${updated.expiry_date}` : ""}。`;
   } catch (err) {
     note.textContent = err.message;
   }
 }
+
+async function remove(doc, item, note) {
+  if (!window.confirm(`确定删除${docName(doc)}？删除后它的条文和解读立即从检索和问答中移除，且不能恢复。`)) return;
+  try {
+    await call(`/api/v1/documents/${encodeURIComponent(doc.id)}`, { method: "DELETE" });
+    myDocuments = myDocuments.filter((d) => d.id !== doc.id);
+    item.replaceWith(el("li", { class: "doc removed", role: "status" }, `已删除${docName(doc)}。`));
+  } catch (err) {
+    note.textContent = err.message;
+  }
+}
+
+function filterDocuments() {
+  const needle = $("documents-filter").value.trim();
+  for (const item of $("documents").children) {
+    const title = item.querySelector(".doc-title");
+    item.hidden = Boolean(needle) && !(title && title.textContent.includes(needle));
+  }
+}
+$("documents-filter").addEventListener("input", filterDocuments);
 
 // -- unanswered queue ---------------------------------------------------------
 

@@ -307,12 +307,19 @@ def test_console_uploads_with_progress_lists_and_repeals(page, live_server, tmp_
     assert page.execute_script("return window.__xss") is None
 
     Select(item.find_element("css selector", "select")).select_by_value("repealed")
-    item.find_element("css selector", "button").click()
+    page.execute_script("arguments[0].value = '2030-12-31'", item.find_element("css selector", "input[type=date]"))
+    item.find_element("css selector", "button.save").click()
     page.switch_to.alert.accept()
-    fresh = wait_text(page, "#documents li.doc", "已更新为“已废止”")
+    fresh = wait_text(page, "#documents li.doc", "已保存：已废止，有效期至 2030-12-31")
     assert fresh.get_attribute("data-id") == doc_id
     status, doc = call(live_server, f"/api/v1/documents/{doc_id}")
-    assert status == 200 and doc["status"] == "repealed" and doc["title"] == title
+    assert status == 200 and doc["title"] == title
+    assert (doc["status"], doc["expiry_date"]) == ("repealed", "2030-12-31")
+
+    fresh.find_element("css selector", "button.delete").click()
+    page.switch_to.alert.accept()
+    wait_text(page, "#documents li.removed", "已删除")
+    assert call(live_server, f"/api/v1/documents/{doc_id}")[0] == 404
 
 
 def test_console_answers_the_queue_and_charts_the_questions(page, live_server) -> None:  # type: ignore[no-untyped-def]
@@ -320,6 +327,13 @@ def test_console_answers_the_queue_and_charts_the_questions(page, live_server) -
     assert status == 200 and refused["answered"] is False
     sign_in(page, live_server, live_server.keys["admin"])
     wait_text(page, "#who", "管理员")
+    # An admin's list holds every document; the filter narrows it by title or 文号.
+    page.find_element("css selector", "[data-tab=documents]").click()
+    wait_text(page, "#documents", "青医保发〔2024〕7号")
+    assert len(find_all(page, "#documents li.doc")) >= 4  # the four sample policies
+    page.find_element("id", "documents-filter").send_keys("青医保发〔2024〕7号")
+    shown = [li for li in find_all(page, "#documents li.doc") if li.is_displayed()]
+    assert len(shown) == 1 and "青医保发〔2024〕7号" in shown[0].text
     page.find_element("css selector", "[data-tab=queue]").click()
     wait_text(page, "#queue", "图书馆")
     group = next(g for g in find_all(page, "#queue li.group") if "图书馆" in g.text)
