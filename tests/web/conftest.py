@@ -93,6 +93,12 @@ def page(browser, live_server) -> Iterator[Any]:  # type: ignore[no-untyped-def]
     browser.get("about:blank")
     browser.get_log("browser")  # drop what earlier tests left
     yield browser
+    from selenium.common.exceptions import NoAlertPresentException
+
+    try:  # a confirm() a failed test left open would block every later test
+        browser.switch_to.alert.dismiss()
+    except NoAlertPresentException:
+        pass
     errors = [e for e in browser.get_log("browser")
               if e.get("level") == "SEVERE" and e.get("source") != "network"]
     browser.execute_script("try { sessionStorage.clear(); } catch (e) {}")
