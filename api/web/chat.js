@@ -143,6 +143,13 @@ function renderFeedback(questionId) {
   return questionId ? block : null;
 }
 
+// A new topic: a new session, so the next question is not read as a follow-up.
+document.getElementById("new-topic").addEventListener("click", () => {
+  sessionStorage.removeItem(SESSION_KEY);
+  messages.replaceChildren(messages.firstElementChild);
+  box.focus();
+});
+
 form.addEventListener("submit", (event) => {
   event.preventDefault();
   const question = box.value.trim();

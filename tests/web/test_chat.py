@@ -40,6 +40,13 @@ def test_chat_answers_with_an_expandable_citation(page, live_server) -> None:  #
     tap(page, answer.find_element("css selector", ".thumb.up"))
     wait_text(page, "li.msg.answer .feedback [role=status]", "感谢您的反馈")
 
+    # 新话题 starts a new session: the next question is not read as a follow-up.
+    page.find_element("id", "new-topic").click()
+    assert page.find_elements("css selector", "li.msg:not(.intro)") == []
+    ask_on_page(page, "城乡居民医保每年交多少钱？")
+    fresh = page.execute_script("return sessionStorage.getItem('policybot.session_id')")
+    assert re.fullmatch(r"[0-9a-f]{32}", fresh) and fresh != session
+
 
 def test_chat_refusal_offers_the_hotline_and_unhelpful_answers_reach_the_queue(page, live_server) -> None:  # type: ignore[no-untyped-def]
     page.get(live_server.url + "/chat")
