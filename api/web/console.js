@@ -27,6 +27,7 @@ async function signIn(candidate) {
   $("sign-in").hidden = true;
   $("workspace").hidden = false;
   $("sign-out").hidden = false;
+  showTab("upload");
   await loadDocuments();
 }
 
@@ -37,6 +38,12 @@ function signOut(message = "") {
   $("sign-out").hidden = true;
   $("sign-in").hidden = false;
   $("who").textContent = "上传政策和解读，答复群众未解决的问题";
+  // Nothing of the last department stays on the page for the next one.
+  myDocuments = [];
+  for (const id of ["documents", "queue", "totals", "days-chart", "topics-chart", "hot"]) $(id).replaceChildren();
+  uploadForm.reset();
+  showKindFields();
+  say($("upload-result"), "");
   say($("sign-in-error"), message, "error");
 }
 
@@ -57,15 +64,16 @@ $("sign-out").addEventListener("click", () => signOut());
 
 const loaders = { documents: loadDocuments, queue: loadQueue, stats: loadStats, upload: () => null };
 
+function showTab(name) {
+  for (const tab of document.querySelectorAll("[role=tab]")) {
+    tab.setAttribute("aria-selected", String(tab.dataset.tab === name));
+    $(`tab-${tab.dataset.tab}`).hidden = tab.dataset.tab !== name;
+  }
+  return loaders[name]();
+}
+
 for (const tab of document.querySelectorAll("[role=tab]")) {
-  tab.addEventListener("click", () => {
-    for (const other of document.querySelectorAll("[role=tab]")) {
-      const selected = other === tab;
-      other.setAttribute("aria-selected", String(selected));
-      $(`tab-${other.dataset.tab}`).hidden = !selected;
-    }
-    loaders[tab.dataset.tab]();
-  });
+  tab.addEventListener("click", () => showTab(tab.dataset.tab));
 }
 
 // -- upload -------------------------------------------------------------------
@@ -76,11 +84,12 @@ function uploadKind() {
   return uploadForm.elements.kind.value;
 }
 
-uploadForm.addEventListener("change", (event) => {
-  if (event.target.name !== "kind") return;
+function showKindFields() {
   $("policy-fields").hidden = uploadKind() !== "policy";
   $("interpretation-fields").hidden = uploadKind() !== "interpretation";
-});
+}
+
+uploadForm.addEventListener("change", (event) => event.target.name === "kind" && showKindFields());
 
 /** XHR rather than fetch: only XHR reports upload progress. */
 function send(url, body, onProgress) {
@@ -150,12 +159,12 @@ uploadForm.addEventListener("submit", async (event) => {
       ? `已上传${docName(data)}，识别出 ${data.articles} 条条文，起草部门：${data.drafting_department || "—"}。`
       : `已上传解读${quoteTitle(data.title)}，共 ${data.sections} 个段落，解读部门：${data.department}。`, "ok");
     uploadForm.reset();
-    $("policy-fields").hidden = false;
-    $("interpretation-fields").hidden = true;
+    showKindFields();
     await loadDocuments();
   } catch (err) {
     percent.textContent = "";
     bar.hidden = true;
+    if (err.status === 401) signOut(err.message);
     say(result, err.message, "error");
   } finally {
     $("upload-button").disabled = false;

@@ -34,6 +34,10 @@ def test_console_refuses_a_wrong_key_with_the_api_message(page, live_server) -> 
 def test_console_uploads_with_progress_lists_and_repeals(page, live_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     sign_in(page, live_server, live_server.keys["civil"])
     wait_text(page, "#who", "青川市民政局")
+    # The key lives in the tab: a reload keeps the department signed in.
+    page.refresh()
+    wait_text(page, "#who", "青川市民政局")
+    assert not page.find_element("id", "sign-in").is_displayed()
     # Written to the page as text when the upload returns, and in the list.
     title = f"{PAYLOAD}青川市民政局关于调整城乡低保标准的通知"
     file = tmp_path / "dibao.txt"
@@ -144,6 +148,12 @@ def test_console_answers_the_queue_and_charts_the_questions(page, live_server) -
         topics = find(page, "#topics-chart svg.topics")
         assert len(topics.find_elements("css selector", "g.topic")) == len(stats["topics"])
     assert page.find_element("id", "hot").text
+
+    # Signing out forgets the key and leaves nothing of the department on the page.
+    page.find_element("id", "sign-out").click()
+    assert find(page, "#sign-in").is_displayed() and not page.find_element("id", "workspace").is_displayed()
+    assert page.execute_script("return sessionStorage.getItem('policybot.department_key')") is None
+    assert page.execute_script("return document.getElementById('documents').children.length") == 0
 
     # The answer is now an FAQ entry that agents find at once.
     page.get(live_server.url + "/agent?" + urllib.parse.urlencode({"q": "图书馆周一开门吗"}))
