@@ -165,3 +165,10 @@ box.addEventListener("keydown", (event) => {
     form.requestSubmit();
   }
 });
+
+// /chat?q=… (the WeChat reply's "full answer" link) asks that question once; a reload does not ask again.
+const linked = (new URLSearchParams(location.search).get("q") || "").trim();
+if (linked) {
+  history.replaceState(null, "", location.pathname);
+  ask(linked.slice(0, 500));
+}

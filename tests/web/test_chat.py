@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+import urllib.parse
 
-from tests.web.browser import EMPLOYMENT, ask_on_page, call, tap, wait_text
+from tests.web.browser import EMPLOYMENT, ask_on_page, call, find, tap, wait_text
 
 
 def test_chat_answers_with_an_expandable_citation(page, live_server) -> None:  # type: ignore[no-untyped-def]
@@ -75,3 +76,15 @@ def test_chat_refusal_offers_the_hotline_and_unhelpful_answers_reach_the_queue(p
     assert status == 200
     queued = {q["question_id"]: q["reason"] for g in queue["groups"] for q in g["questions"]}
     assert queued.get(question_id) == "unhelpful"
+
+
+def test_a_linked_question_is_asked_once(page, live_server) -> None:  # type: ignore[no-untyped-def]
+    """WeChat's cut replies link to /chat?q=<question> for the full answer."""
+    question = "失业保险稳岗返还需要企业自己去申请吗？"
+    page.get(live_server.url + "/chat?" + urllib.parse.urlencode({"q": question}))
+    wait_text(page, "li.msg.answer .answer-text", "无需")
+    assert page.find_element("css selector", "li.msg.user").text == question
+    assert "?" not in page.current_url
+    page.refresh()
+    find(page, "#question")
+    assert page.find_elements("css selector", "li.msg.user") == []
