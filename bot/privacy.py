@@ -15,3 +15,8 @@ def mask(text: str) -> str:
     """`110101199003071234` -> `110101********1234`; `13812345678` -> `138****5678`."""
     text = _ID_NUMBER.sub(r"\1********\2", text)
     return _MOBILE.sub(r"\1\2****\3\4", text)
+
+
+def strip_personal(text: str) -> str:
+    """The text without ID or phone numbers: they say nothing about policy and must not be searched with."""
+    return _MOBILE.sub(" ", _ID_NUMBER.sub(" ", text))

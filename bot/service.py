@@ -15,7 +15,7 @@ from bot.compose import Units, compose, pick_sentences, source_line
 from bot.dialogue import Sessions, Turn, is_follow_up
 from bot.evidence import Evidence, calibration_for, weigh
 from bot.llm import Rephraser
-from bot.privacy import mask
+from bot.privacy import mask, strip_personal
 from bot.questions import QuestionLog
 from bot.smalltalk import reply_for
 from bot.text import content_words, intents, normalize, place_names
@@ -64,9 +64,10 @@ class Bot:
                                                        None, None, 0.0)
             return answer
         previous = self.sessions.last(session_id)
-        follow_up = previous is not None and is_follow_up(question)
-        query = f"{previous.question} {question}" if follow_up and previous else question
-        answer, hit, reason = self._answer(question, query, previous if follow_up else None)
+        asked = " ".join(strip_personal(question).split()) or question
+        follow_up = previous is not None and is_follow_up(asked)
+        query = f"{previous.question} {asked}" if follow_up and previous else asked
+        answer, hit, reason = self._answer(asked, query, previous if follow_up else None)
         answer.question_id = self.questions.record(
             question, channel, session_id, answer.answered, reason,
             hit.document.id if hit else None, hit.chunk_id if hit else None, answer.confidence,

@@ -1,9 +1,16 @@
+"""GET /api/v1/search, and the rate limit shared by the anonymous endpoints."""
+
+from __future__ import annotations
+
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 
 from api.deps import RetrieverDep
+from bot.text import content_words
 from knowledge.errors import TooManyRequests
+from knowledge.synonyms import official_terms
+
 
 def rate_limited(request: Request) -> None:
     client = request.client.host if request.client else "unknown"
@@ -26,4 +33,6 @@ def search(
     doc_number: str | None = None,
 ) -> dict[str, Any]:
     hits = retriever.search(q, k=k, status=status, department=department, doc_number=doc_number)
-    return {"query": q, "results": [h.to_json() for h in hits]}
+    # terms: the words the search matched on (the agent page highlights them)
+    terms = list(dict.fromkeys(content_words(q) + official_terms(q)))
+    return {"query": q, "results": [h.to_json() for h in hits], "terms": terms}

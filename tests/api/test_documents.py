@@ -161,7 +161,7 @@ def test_search_validates_parameters(client) -> None:  # type: ignore[no-untyped
     assert client.get("/api/v1/search", params={"q": "低保", "k": 0}).status_code == 422
     assert client.get("/api/v1/search", params={"q": "低保", "status": "bogus"}).status_code == 422
     ok = client.get("/api/v1/search", params={"q": "低保"})
-    assert ok.status_code == 200 and ok.json() == {"query": "低保", "results": []}
+    assert ok.status_code == 200 and ok.json() == {"query": "低保", "results": [], "terms": ["低保"]}
 
 
 def test_chinese_is_not_escaped(client, keys) -> None:  # type: ignore[no-untyped-def]
@@ -287,3 +287,9 @@ def test_a_title_or_doc_number_in_the_question_finds_that_document_first(client,
                           ("青建发[2025]2号", heating["id"])):
         hits = client.get("/api/v1/search", params={"q": query, "k": 3}).json()["results"]
         assert hits and all(h["document"]["id"] == wanted for h in hits), query
+
+
+def test_search_returns_the_terms_it_matched_on(client) -> None:  # type: ignore[no-untyped-def]
+    body = client.get("/api/v1/search", params={"q": "低保户的补助标准是多少"}).json()
+    assert {"低保户", "补助", "低保对象", "补贴"} <= set(body["terms"])
+    assert "多少" not in body["terms"]

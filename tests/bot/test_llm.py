@@ -332,3 +332,24 @@ def test_no_llm_without_base_url_and_model(monkeypatch: pytest.MonkeyPatch) -> N
     assert Rephraser.from_settings(_settings(None)) is None
     only_url = Settings(_env_file=None, llm_base_url="http://127.0.0.1:9/v1")
     assert Rephraser.from_settings(only_url) is None
+
+
+# --- wired into the bot ------------------------------------------------------------------
+
+
+def test_the_bot_uses_a_checked_rephrasing_and_falls_back_to_its_own_answer(
+    fake_llm: FakeLLM, rephraser: Rephraser, samples_bot
+) -> None:  # type: ignore[no-untyped-def]
+    from bot.service import Bot
+
+    question = "个人创业担保贷款最多能贷多少钱？我的电话13812345678"
+    extractive = samples_bot.ask(question).answer
+    with_llm = Bot(samples_bot.kb, samples_bot.retriever, rephraser=rephraser)
+
+    fake_llm.reply("您好！" + extractive)
+    assert with_llm.ask(question).answer == "您好！" + extractive
+    sent = json.dumps(fake_llm.requests[-1][1], ensure_ascii=False)
+    assert "13812345678" not in sent and "5678" not in sent  # personal numbers never reach the model
+
+    fake_llm.reply(extractive + "\n另外还可领取9999元创业奖励。")
+    assert with_llm.ask(question).answer == extractive
