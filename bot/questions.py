@@ -14,6 +14,7 @@ from typing import Any
 from bot.privacy import mask
 from bot.text import normalize
 from knowledge.errors import NotFound
+from knowledge.records import Department
 from knowledge.store import Store
 
 GROUP_SIMILARITY = 0.5  # character-bigram Jaccard at which two questions count as one
@@ -63,13 +64,25 @@ class QuestionLog:
         with self.store.write(bump=False) as conn:
             conn.executemany("UPDATE questions SET faq_id = ? WHERE id = ?", [(faq_id, q) for q in question_ids])
 
-    def unanswered(self, limit: int = 500) -> list[dict[str, Any]]:
-        """Refused or unhelpful questions not yet answered by a FAQ, grouped, newest group first."""
+    def unanswered(self, department: Department | None = None, limit: int = 500) -> list[dict[str, Any]]:
+        """Refused or unhelpful questions not yet answered by a FAQ, grouped, newest group first.
+
+        A department sees those nearest to its own documents and those near no
+        document at all; an admin (or None) sees every one.
+        """
+        mine = ""
+        params: list[Any] = []
+        if department is not None and not department.is_admin:
+            mine = ("AND (q.document_id IS NULL OR d.id IS NULL OR d.owner_department_id = ? "
+                    "OR d.drafting_department = ?) ")
+            params = [department.id, department.name]
         rows = self.store.read(
-            "SELECT id, question, asked_at, answered, helpful FROM questions "
-            "WHERE faq_id IS NULL AND (answered = 0 OR helpful = 0) AND coalesce(reason, '') != 'not_a_question' "
-            "ORDER BY asked_at DESC, rowid DESC LIMIT ?",
-            (limit,),
+            "SELECT q.id, q.question, q.asked_at, q.answered, q.helpful FROM questions q "
+            "LEFT JOIN documents d ON d.id = q.document_id "
+            "WHERE q.faq_id IS NULL AND (q.answered = 0 OR q.helpful = 0) "
+            "AND coalesce(q.reason, '') != 'not_a_question' " + mine +
+            "ORDER BY q.asked_at DESC, q.rowid DESC LIMIT ?",
+            (*params, limit),
         )
         groups: list[dict[str, Any]] = []
         for row in rows:

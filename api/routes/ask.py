@@ -57,7 +57,7 @@ def feedback(bot: BotDep, body: Feedback) -> Response:
 
 @router.get("/unanswered")
 def unanswered(bot: BotDep, department: DepartmentDep) -> dict[str, Any]:
-    return {"groups": bot.questions.unanswered()}
+    return {"groups": bot.questions.unanswered(department)}
 
 
 @router.post("/faq", status_code=201)

@@ -103,6 +103,10 @@ def test_unanswered_queue_faq_and_stats(client, keys) -> None:  # type: ignore[n
     rescue = next(g for g in groups if "临时救助" in g["question"])
     assert rescue["count"] == 2 and rescue["reasons"] == ["refused"]
     assert any(g["reasons"] == ["unhelpful"] for g in by_question.values())
+    theirs = client.get("/api/v1/unanswered", headers=auth(keys["health"])).json()["groups"]
+    assert not any(g["reasons"] == ["unhelpful"] for g in theirs)  # an answer from 民政局's notice
+    admin = client.get("/api/v1/unanswered", headers=auth(keys["admin"])).json()["groups"]
+    assert [g["id"] for g in admin] == [g["id"] for g in groups]
 
     faq = client.post("/api/v1/faq", headers=auth(keys["civil"]), json={
         "question": "临时救助怎么申请？",
