@@ -120,7 +120,9 @@ def search(question: str, k: int, status: str, department: str | None, doc_numbe
     kb = open_kb(load_settings())
     hits = Retriever(kb).search(question, k=k, status=status, department=department, doc_number=doc_number)
     if as_json:
-        echo_json({"query": question, "results": [h.to_json() for h in hits]})
+        from api.routes.search import search_body
+
+        echo_json(search_body(question, hits))
         return
     if not hits:
         click.echo("没有找到相关内容。")

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from api.deps import RetrieverDep
 from bot.text import content_words
 from knowledge.errors import TooManyRequests
+from knowledge.retriever import Hit
 from knowledge.synonyms import official_terms
 
 
@@ -33,6 +34,10 @@ def search(
     doc_number: str | None = None,
 ) -> dict[str, Any]:
     hits = retriever.search(q, k=k, status=status, department=department, doc_number=doc_number)
-    # terms: the words the search matched on (the agent page highlights them)
-    terms = list(dict.fromkeys(content_words(q) + official_terms(q)))
-    return {"query": q, "results": [h.to_json() for h in hits], "terms": terms}
+    return search_body(q, hits)
+
+
+def search_body(query: str, hits: list[Hit]) -> dict[str, Any]:
+    """The search response; `terms` are the words searched for (the agent page highlights them)."""
+    terms = list(dict.fromkeys(content_words(query) + official_terms(query)))
+    return {"query": query, "results": [h.to_json() for h in hits], "terms": terms}
