@@ -5,7 +5,8 @@ in a worker thread; each try waits for the answer until the reply deadline
 (4.5 s). A try that is not the last and has nothing to say stays silent past
 the platform's timeout, so the platform tries again; the last try says how
 to fetch the answer ("回复1"), and the answer, once computed, is pushed as a
-customer-service message when an AppSecret is configured, or waits for "1".
+customer-service message when an AppSecret is configured, or waits for "1" or
+the citizen's next question, whose reply carries it when both fit.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from api.wechat.client import WeChatAPI, WeChatAPIError
 from api.wechat.db import ChannelDB
 from api.wechat.dedup import DEFERRED, OWED, MessageLog
 from api.wechat.menu import Menu
-from api.wechat.replies import Reply, citizen_text, fit, size, text
+from api.wechat.replies import MAX_REPLY_BYTES, Reply, citizen_text, fit, size, text
 from bot.answer import Answer
 from knowledge.errors import PolicybotError
 
@@ -102,8 +103,15 @@ class Channel:
                                                        ensure_ascii=False), self._detail_ttl)
         content = fitted.reply
         outstanding = self.log.outstanding(openid)
-        if outstanding and outstanding.state == OWED and size(content) + size(texts.OWED_NOTE) + 1 <= 2048:
-            content = f"{content}\n{texts.OWED_NOTE}"
+        if outstanding and outstanding.state == OWED:
+            # The answer owed from before comes with this message's, when both fit one reply.
+            owed = outstanding.reply
+            if owed is not None and owed.kind == "text":
+                both = f"{texts.OWED_HEADER}\n{owed.content}\n\n{texts.NOW_HEADER}\n{content}"
+                if size(both) <= MAX_REPLY_BYTES and self.log.take(outstanding.key) is not None:
+                    return text(both)
+            if size(content) + size(texts.OWED_NOTE) + 1 <= MAX_REPLY_BYTES:
+                content = f"{content}\n{texts.OWED_NOTE}"
         return text(content)
 
     @property

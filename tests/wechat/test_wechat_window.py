@@ -128,6 +128,21 @@ def test_a_push_refused_outside_the_48_hour_window_waits_for_1(  # type: ignore[
         assert fetched["Content"] == expected(app)
 
 
+def test_an_owed_answer_comes_with_the_next_question(build_app) -> None:  # type: ignore[no-untyped-def]
+    with slow_server(build_app, delay=2.0) as (url, app):
+        platform, openid = Platform(), new_openid()
+        attempt, response = deliver(url, platform, text_xml(openid, QUESTION))
+        assert attempt == 3 and "回复“1”" in platform.read(response)["Content"]
+        eventually(lambda: "owed" in status(app, openid))
+        app.state.bot.delay = 0.0  # the next question is answered in time
+        attempt, response = deliver(url, platform, text_xml(openid, "公益性岗位托底安置是哪些单位负责的？"))
+        content = platform.read(response)["Content"]
+        assert content.startswith("【您上一个问题的答案】\n" + expected(app))
+        assert "【本次问题的答案】" in content and "市人力资源社会保障局" in content
+        assert len(content.encode("utf-8")) <= 2048
+        assert "owed" not in status(app, openid)
+
+
 def test_1_without_anything_owed_is_an_ordinary_message(build_app) -> None:  # type: ignore[no-untyped-def]
     with slow_server(build_app, delay=0.0) as (url, app):
         platform, openid = Platform(), new_openid()
