@@ -100,13 +100,40 @@ class Bot:
             topic = content_words(previous.question, self.kb.lexical.has_term) or words
         weighed = [(hit, weigh(topic, hit, idf, wanted)) for hit in hits[:CONSIDERED]]
         hit, evidence = self._choose(weighed)
+        companion = None
+        if hit.kind == "interpretation":
+            governing = self._governing_article(hit, evidence, weighed, topic, wanted)
+            if governing is not None:
+                companion, (hit, evidence) = hit, governing
         confidence = evidence.confidence(self.calibration)
         if confidence < self.threshold:
             return self._refuse(confidence), hit, "weak_evidence"
         elsewhere = self._foreign_places(query, hit)
         if elsewhere:
             return self._refuse(confidence, "、".join(elsewhere)), hit, "other_place"
-        return self._compose(question, words, hit, evidence), hit, None
+        return self._compose(question, words, hit, evidence, companion), hit, None
+
+    def _governing_article(self, interpretation: Hit, found: Evidence, weighed: list[tuple[Hit, Evidence]],
+                           topic: list[str], wanted: set[str]) -> tuple[Hit, Evidence] | None:
+        """The article an interpretation passage explains, to answer from (谁起草、谁解读: the policy
+        governs, the interpretation explains): the article its section is linked to, else an article of
+        the same document among the candidates that answers nearly as well."""
+        floor = max(self.threshold, found.confidence(self.calibration) - 0.15)
+        rows = self.store.read(
+            "SELECT a.id FROM chunks ch JOIN interpretation_sections s ON s.interpretation_id = ch.interpretation_id "
+            "AND ch.text LIKE '%' || substr(s.answer, 1, 30) || '%' "
+            "JOIN chunks a ON a.article_id = s.article_id AND a.parent_chunk_id IS NULL "
+            "WHERE ch.id = ? ORDER BY a.part LIMIT 1", (interpretation.chunk_id,),
+        )
+        options = [(h, e) for h, e in weighed if h.kind == "article" and h.document.id == interpretation.document.id]
+        if rows:
+            options = [(h, weigh(topic, h, self.kb.lexical.idf, wanted)) for h in self.retriever.hits(
+                [(rows[0]["id"], interpretation.score)])] + options
+            floor = self.threshold
+        for hit, evidence in options:
+            if evidence.confidence(self.calibration) >= floor:
+                return hit, evidence
+        return None
 
     def _choose(self, weighed: list[tuple[Hit, Evidence]]) -> tuple[Hit, Evidence]:
         """The first passage, unless a passage in force answers nearly as well."""
@@ -152,7 +179,8 @@ class Bot:
                                    (*tree, f"%{p.rstrip('省市县区州')}%"))
         ]
 
-    def _compose(self, question: str, words: list[str], hit: Hit, evidence: Evidence) -> Answer:
+    def _compose(self, question: str, words: list[str], hit: Hit, evidence: Evidence,
+                 companion: Hit | None = None) -> Answer:
         idf = self.kb.lexical.idf
         wanted = intents(question)
         doc = hit.document
@@ -169,7 +197,7 @@ class Bot:
         citations = [hit]
         interpretation = None
         if hit.kind == "article":
-            extra = self._interpretation_for(hit, words, wanted)
+            extra = self._interpretation_for(hit, words, wanted, companion)
             if extra is not None:
                 section_hit, snippet = extra
                 interpretation = f"【政策解读·{section_hit.interpretation.department}】{snippet}" \
@@ -227,7 +255,8 @@ class Bot:
                                (hit.chunk_id,))
         return rows[0]["department"] if rows else None
 
-    def _interpretation_for(self, hit: Hit, words: list[str], wanted: set[str]) -> tuple[Hit, str] | None:
+    def _interpretation_for(self, hit: Hit, words: list[str], wanted: set[str],
+                            companion: Hit | None = None) -> tuple[Hit, str] | None:
         """The interpretation passage that explains this article and speaks to the question.
 
         Sections are linked to articles on upload (named, else closest in
@@ -242,6 +271,10 @@ class Bot:
             "AND ch.text LIKE '%' || substr(s.answer, 1, 30) || '%' "
             "WHERE c.id = ?", (hit.chunk_id,),
         )
+        if companion is not None:  # the interpretation passage that led to this article
+            snippet = pick_sentences(companion.text, words, wanted, self.kb.lexical.idf, limit=120)
+            if snippet and normalize(snippet) not in normalize(hit.text):
+                return companion, snippet
         if not rows:
             return None
         linked = {r["id"] for r in rows if r["linked"]}

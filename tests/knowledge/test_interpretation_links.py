@@ -46,3 +46,23 @@ def test_the_bot_adds_the_linked_interpretation_with_its_department(service) -> 
     assert "interpretation" in kinds
     assert "【政策解读·青川市民政局】" in answer.answer or answer.citations[0].kind == "interpretation"
     assert "820元" in answer.answer
+
+
+def test_an_interpretation_match_is_answered_from_the_article_it_explains(service) -> None:  # type: ignore[no-untyped-def]
+    from bot.service import Bot
+    from knowledge.retriever import Retriever
+    from knowledge.writer import DocumentMeta
+
+    policy = service.ingest_bytes(DIBAO.encode(), "dibao.txt", meta=DocumentMeta()).documents[0]
+    service.add_interpretation(parse_interpretation(DIBAO_INTERPRETATION, "dibao-解读.txt"), None,
+                               document_id=policy.id)
+    service.kb.embed_pending()
+    bot = Bot(service.kb, Retriever(service.kb))
+    question = "农村低保户什么时候能拿到新标准？"
+    assert Retriever(service.kb).search(question, k=1)[0].kind == "interpretation"  # the Q&A matches best
+    answer = bot.ask(question)
+    assert answer.answered
+    first, second = answer.citations[:2]
+    assert first.kind == "article" and first.article["label"].startswith("（二）农村低保标准")
+    assert second.kind == "interpretation"
+    assert "【政策解读·青川市民政局】" in answer.answer and "2025年3月底前" in answer.answer
