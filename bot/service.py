@@ -29,6 +29,8 @@ logger = logging.getLogger(__name__)
 MAX_QUESTION = 500
 CANDIDATES = 8  # passages weighed per question
 CONSIDERED = 5  # of which these may be preferred over the first for being in force
+RERANK_COVERAGE = 0.2
+RERANK_FACT = 0.1
 STATUS_WORDS = {"repealed": "已废止", "expired": "已失效", "amended": "已被修订"}
 
 
@@ -136,7 +138,15 @@ class Bot:
         return None
 
     def _choose(self, weighed: list[tuple[Hit, Evidence]]) -> tuple[Hit, Evidence]:
-        """The first passage, unless a passage in force answers nearly as well."""
+        """The best-supported passage, and one in force over a repealed one that answers no better.
+
+        The candidates are re-ranked by their search score plus what the
+        evidence adds: how much of the question they cover, and whether they
+        state the amount or time asked for (weights measured on all sets,
+        docs/benchmarks.md).
+        """
+        weighed = sorted(weighed, key=lambda item: -(item[0].score + RERANK_COVERAGE * item[1].coverage
+                                                      + RERANK_FACT * (not item[1].fact_missing)))
         first, first_evidence = weighed[0]
         if first.document.status == "current":
             return first, first_evidence
