@@ -31,6 +31,7 @@ from api.config import Settings  # noqa: E402
 from bot import evidence  # noqa: E402
 from bot.text import content_words, intents  # noqa: E402
 from knowledge.evaluation import hit_matches, load_questions  # noqa: E402
+from bot.service import CONSIDERED, Bot  # noqa: E402
 from knowledge.retriever import Retriever  # noqa: E402
 
 EVAL = ROOT.parent / "shared" / "eval"
@@ -56,17 +57,18 @@ def features(data_dir: Path, questions: list[dict], own: bool) -> list[tuple[flo
     settings = Settings(data_dir=data_dir, embedder=os.environ.get("POLICYBOT_EMBEDDER", evidence.DEFAULT_EMBEDDER))
     kb = open_knowledge_base(settings)
     retriever = Retriever(kb)
+    bot = Bot(kb, retriever)
     rows = []
     for q in questions:
         matches = hit_matches(q) if own else None
-        hits = retriever.search(q["q"], k=5, status="all")
+        hits = retriever.search(q["q"], k=CONSIDERED, status="all")
         words = content_words(q["q"], kb.lexical.has_term)
         if not hits or not words:
             rows.append((0.0, 0.0, matches is not None, False, False))
             continue
-        ev = evidence.weigh(words, hits[0], kb.lexical.idf, intents(q["q"]))
-        rows.append((ev.coverage, ev.cosine, matches is not None, bool(matches and matches(hits[0])),
-                     ev.fact_missing))
+        weighed = [(h, evidence.weigh(words, h, kb.lexical.idf, intents(q["q"]))) for h in hits[:CONSIDERED]]
+        hit, ev = bot._choose(weighed)  # the passage the bot would answer from
+        rows.append((ev.coverage, ev.cosine, matches is not None, bool(matches and matches(hit)), ev.fact_missing))
     return rows
 
 
