@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import traceback
 
-from bot.privacy import mask
+from knowledge.privacy import mask
 
 __all__ = ["MaskingFilter", "install", "mask"]
 

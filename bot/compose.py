@@ -111,6 +111,9 @@ def compose(
     if interpretation:
         parts.append(interpretation)
     text = "\n".join(p for p in parts if p)
+    if len(text) > MAX_CHARS and interpretation:
+        parts.pop()  # the governing sentences matter more than the interpretation beside them
+        text = "\n".join(p for p in parts if p)
     if len(text) > MAX_CHARS:
         room = MAX_CHARS - len(text) + len(body) - 1
         parts[len(warnings or [])] = body[: max(room, 0)] + "…"

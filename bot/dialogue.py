@@ -14,8 +14,9 @@ from dataclasses import asdict, dataclass
 
 from knowledge.store import Store
 
-# A follow-up leans on the previous turn: it points back (那/这个/它), or is too
-# short to name its topic ("需要多久？", "谁来写？").
+# A follow-up leans on the previous turn: it points back (那/这个/它), or is a
+# short question that starts without a topic ("需要多久？", "谁来写？"). A short
+# question that names one ("公积金提取") is a new question.
 _POINTS_BACK = re.compile(r"^(那|那么|这|这个|那个|它|其|该|上述|还有|另外|还要|还需|同时|以及|然后|再问)")
 _ELLIPTIC = re.compile(r"^(需要|要|得|可以|能|谁|多久|多少|什么时候|怎么|如何|哪些|哪里|在哪|是否)")
 SHORT = 10
@@ -30,7 +31,7 @@ class Turn:
 
 def is_follow_up(question: str) -> bool:
     q = question.strip()
-    return bool(_POINTS_BACK.search(q)) or len(q) <= SHORT and bool(_ELLIPTIC.search(q)) or len(q) <= 6
+    return bool(_POINTS_BACK.search(q)) or len(q) <= SHORT and bool(_ELLIPTIC.search(q))
 
 
 class Sessions:

@@ -11,13 +11,17 @@ from collections import Counter, defaultdict
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from bot.privacy import mask
+from knowledge.privacy import mask
 from bot.text import normalize
 from knowledge.errors import NotFound
 from knowledge.records import Department
 from knowledge.store import Store
 
 GROUP_SIMILARITY = 0.5  # character-bigram Jaccard at which two questions count as one
+# Greetings and small talk are logged but are not questions for departments or statistics.
+QUESTIONS_ONLY = "coalesce(reason, '') != 'not_a_question'"
+# Days are counted in China Standard Time, the governments' own day.
+CST = timezone(timedelta(hours=8))
 
 
 def _bigrams(text: str) -> set[str]:
@@ -39,7 +43,7 @@ class QuestionLog:
         document_id: str | None, chunk_id: int | None, confidence: float,
     ) -> str:
         question_id = uuid.uuid4().hex
-        stamp = datetime.now(timezone.utc)
+        stamp = datetime.now(CST)
         with self.store.write(bump=False) as conn:
             conn.execute(
                 "INSERT INTO questions(id, asked_at, day, channel, session_id, question, answered, reason, "
@@ -103,9 +107,9 @@ class QuestionLog:
 
     def hot(self, limit: int = 10, days: int = 30) -> list[dict[str, Any]]:
         """The most asked questions lately, similar wordings counted together."""
-        since = (datetime.now(timezone.utc) - timedelta(days=days)).date().isoformat()
-        rows = self.store.read("SELECT question FROM questions WHERE day >= ? ORDER BY asked_at DESC LIMIT 5000",
-                               (since,))
+        since = (datetime.now(CST) - timedelta(days=days - 1)).date().isoformat()
+        rows = self.store.read("SELECT question FROM questions WHERE day >= ? AND " + QUESTIONS_ONLY +
+                               " ORDER BY asked_at DESC LIMIT 5000", (since,))
         groups: list[list[Any]] = []  # [representative, count]
         for row in rows:
             for group in groups:
@@ -118,9 +122,10 @@ class QuestionLog:
         return [{"question": q, "count": n} for q, n in groups[:limit]]
 
     def stats(self, days: int = 30) -> dict[str, Any]:
-        since = (datetime.now(timezone.utc) - timedelta(days=days - 1)).date().isoformat()
+        since = (datetime.now(CST) - timedelta(days=days - 1)).date().isoformat()
         per_day = self.store.read(
-            "SELECT day, count(*) AS n, sum(answered) AS a FROM questions WHERE day >= ? GROUP BY day ORDER BY day",
+            "SELECT day, count(*) AS n, sum(answered) AS a FROM questions WHERE day >= ? AND " + QUESTIONS_ONLY +
+            " GROUP BY day ORDER BY day",
             (since,),
         )
         total = sum(r["n"] for r in per_day)

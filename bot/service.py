@@ -15,7 +15,7 @@ from bot.compose import Units, compose, pick_sentences, source_line
 from bot.dialogue import Sessions, Turn, is_follow_up
 from bot.evidence import Evidence, calibration_for, weigh
 from bot.llm import Rephraser
-from bot.privacy import mask, strip_personal
+from knowledge.privacy import mask, strip_personal
 from bot.questions import QuestionLog
 from bot.smalltalk import reply_for
 from bot.text import content_words, intents, normalize, place_names
@@ -75,7 +75,9 @@ class Bot:
             hit.document.id if hit else None, hit.chunk_id if hit else None, answer.confidence,
         )
         if answer.answered and hit:
-            self.sessions.remember(session_id, Turn(mask(query), hit.document.id, hit.chunk_id))
+            # The topic is the question that opened it: follow-ups do not pile up in the state.
+            topic = previous.question if follow_up and previous else mask(asked)
+            self.sessions.remember(session_id, Turn(topic[:MAX_QUESTION], hit.document.id, hit.chunk_id))
         logger.info("question %s via %s: answered=%s confidence=%.3f follow_up=%s", answer.question_id, channel,
                     answer.answered, answer.confidence, follow_up)
         return answer
@@ -123,7 +125,7 @@ class Bot:
         floor = max(self.threshold, found.confidence(self.calibration) - 0.15)
         rows = self.store.read(
             "SELECT a.id FROM chunks ch JOIN interpretation_sections s ON s.interpretation_id = ch.interpretation_id "
-            "AND ch.text LIKE '%' || substr(s.answer, 1, 30) || '%' "
+            "AND length(s.answer) > 0 AND instr(ch.text, substr(s.answer, 1, 30)) > 0 "
             "JOIN chunks a ON a.article_id = s.article_id AND a.parent_chunk_id IS NULL "
             "WHERE ch.id = ? ORDER BY a.part LIMIT 1", (interpretation.chunk_id,),
         )
@@ -226,6 +228,11 @@ class Bot:
     def _warnings(self, doc: DocumentRecord) -> list[str]:
         from datetime import date
 
+        parent = self.store.get_document(doc.parent_id) if doc.parent_id else None
+        if doc.status == "current" and parent is not None and parent.status != "current":
+            # Printed inside a notice that is no longer in force: so is this copy of it.
+            return [f"印发《{doc.title}》的《{parent.title}》{STATUS_WORDS.get(parent.status, parent.status)}，"
+                    f"以下内容仅供了解，请以现行政策为准。"]
         out = []
         if doc.status != "current":
             what = STATUS_WORDS.get(doc.status, doc.status)
@@ -241,11 +248,19 @@ class Bot:
         return out
 
     def _successor(self, doc: DocumentRecord) -> DocumentRecord | None:
-        rows = self.store.read("SELECT id FROM documents WHERE supersedes = ? ORDER BY publish_date DESC", (doc.id,))
-        for row in rows:
-            found = self.store.get_document(row["id"])
-            if found and found.status == "current":
-                return found
+        """The document in force that replaced this one, following a chain of replacements."""
+        seen = {doc.id}
+        frontier = [doc.id]
+        while frontier:
+            marks = ",".join("?" * len(frontier))
+            rows = self.store.read(f"SELECT id FROM documents WHERE supersedes IN ({marks}) "
+                                   "ORDER BY publish_date DESC", frontier)
+            frontier = [r["id"] for r in rows if r["id"] not in seen]
+            seen.update(frontier)
+            for doc_id in frontier:
+                found = self.store.get_document(doc_id)
+                if found and found.status == "current":
+                    return found
         return None
 
     def _units(self, hit: Hit) -> Units:
@@ -278,7 +293,7 @@ class Bot:
             "FROM chunks c JOIN interpretations i ON i.document_id = c.document_id "
             "JOIN interpretation_sections s ON s.interpretation_id = i.id "
             "JOIN chunks ch ON ch.interpretation_id = i.id AND ch.parent_chunk_id IS NULL "
-            "AND ch.text LIKE '%' || substr(s.answer, 1, 30) || '%' "
+            "AND length(s.answer) > 0 AND instr(ch.text, substr(s.answer, 1, 30)) > 0 "
             "WHERE c.id = ?", (hit.chunk_id,),
         )
         if companion is not None:  # the interpretation passage that led to this article

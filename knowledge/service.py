@@ -5,6 +5,7 @@ how uploads are parsed, deduplicated and linked, and what search sees after.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +16,7 @@ from ingest.readers import MAX_BYTES
 from ingest.model import ParsedInterpretation
 from knowledge.base import KnowledgeBase
 from knowledge.errors import Conflict, Forbidden, Invalid, NotFound
+from knowledge.privacy import mask
 from knowledge.records import STATUSES, Department, DocumentRecord
 from knowledge.store import now
 from knowledge.writer import (
@@ -274,10 +276,7 @@ class KnowledgeService:
                 raise Invalid(f"{name} 须为 YYYY-MM-DD 格式的日期（收到 {str(value)[:20]}）。")
         old = changes.get("supersedes")
         if old is not None:
-            if old == doc_id:
-                raise Invalid("supersedes 不能指向文件自身。")
-            replaced = self.require(old)
-            self.check_can_edit(replaced, actor)
+            self._check_supersedes(doc_id, old, actor)
         if not changes:
             return doc
         with self.store.write() as conn:
@@ -285,13 +284,15 @@ class KnowledgeService:
             conn.execute(f"UPDATE documents SET {sets}, updated_at = ? WHERE id = ?",
                          (*changes.values(), now(), doc_id))
             if changes.get("supersedes") and changes["supersedes"] != doc.supersedes:
-                # The document this one replaces is no longer in force.
-                conn.execute("UPDATE documents SET status = 'repealed', updated_at = ? WHERE id = ? "
-                             "AND status = 'current'", (now(), changes["supersedes"]))
-            if "status" in changes:
-                # The documents a notice prints share its fate in this knowledge base.
-                for child in self.store.descendants(doc_id)[1:]:
-                    conn.execute("UPDATE documents SET status = ? WHERE id = ?", (changes["status"], child))
+                # The document this one replaces is no longer in force, nor what it prints.
+                for replaced in self.store.descendants(changes["supersedes"]):
+                    conn.execute("UPDATE documents SET status = 'repealed', updated_at = ? WHERE id = ? "
+                                 "AND status = 'current'", (now(), replaced))
+            # The documents a notice prints share its fate (and validity) in this knowledge base.
+            for name in ("status", "expiry_date"):
+                if name in changes:
+                    for child in self.store.descendants(doc_id)[1:]:
+                        conn.execute(f"UPDATE documents SET {name} = ? WHERE id = ?", (changes[name], child))
             rewritten = None
             if "title" in changes and changes["title"] != doc.title:
                 # Every chunk header names the title: re-chunk so search sees the new one.
@@ -305,6 +306,20 @@ class KnowledgeService:
             self.kb.refresh_filters()
         return self.require(doc_id)
 
+    def _check_supersedes(self, doc_id: str, old: str, actor: Department | None) -> None:
+        """The replaced document exists, may be changed by the actor, and is not part of this one's
+        notice nor (through earlier replacements) this document itself."""
+        replaced = self.require(old)
+        self.check_can_edit(replaced, actor)
+        if old in self.store.descendants(doc_id) or doc_id in self.store.descendants(old):
+            raise Invalid("supersedes 不能指向文件自身、它印发的文件或印发它的通知；请指向被替代的另一份文件。")
+        seen, cursor = set(), replaced
+        while cursor is not None and cursor.supersedes and cursor.id not in seen:
+            if cursor.supersedes == doc_id:
+                raise Invalid(f"《{replaced.title}》已经（直接或间接）替代了本文件，不能再反向替代；请检查替代关系。")
+            seen.add(cursor.id)
+            cursor = self.store.get_document(cursor.supersedes)
+
     # -- FAQ -------------------------------------------------------------------
 
     def add_faq(self, question: str, answer: str, actor: Department | None,
@@ -314,7 +329,8 @@ class KnowledgeService:
         Attached to one of the department's documents, or else to its own FAQ
         collection (a document titled "<department>常见问题解答").
         """
-        question, answer = question.strip(), answer.strip()
+        # A citizen's question may carry their numbers; the answer is the department's own text.
+        question, answer = mask(question.strip()), answer.strip()
         if not question or not answer:
             raise Invalid("问题和答复都不能为空。")
         if len(question) > 500 or len(answer) > 2000:
@@ -346,8 +362,8 @@ class KnowledgeService:
             conn.execute(
                 "INSERT INTO documents(id, title, issuers, drafting_department, owner_department_id, status, "
                 "source_name, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'current', ?, ?, ?)",
-                (doc_id, f"{name}常见问题解答", f'["{name}"]', name, actor.id if actor else None, source, now(),
-                 now()),
+                (doc_id, f"{name}常见问题解答", json.dumps([name], ensure_ascii=False), name,
+                 actor.id if actor else None, source, now(), now()),
             )
         return self.require(doc_id)
 

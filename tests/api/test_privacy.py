@@ -56,3 +56,20 @@ def test_uvicorn_access_formatter_still_formats_masked_records() -> None:
     assert MaskingFilter().filter(record)
     line = AccessFormatter('%(client_addr)s - "%(request_line)s" %(status_code)s', use_colors=False).format(record)
     assert "138****5678" in line and "13812345678" not in line and "200" in line
+
+
+@pytest.mark.parametrize(("written", "masked"), [
+    ("+8613812345678", "+86138****5678"),
+    ("１３８１２３４５６７８", "138****5678"),
+    ("138.1234.5678", "138.****.5678"),
+    ("110101 19900307 1234", "110101********1234"),
+    ("旧身份证110101900307123", "旧身份证110101******123"),
+])
+def test_mask_catches_the_ways_numbers_are_written(written: str, masked: str) -> None:
+    assert mask(written) == masked
+
+
+def test_strip_personal_leaves_policy_numbers() -> None:
+    from knowledge.privacy import strip_personal
+
+    assert strip_personal("我电话13812345678，补贴1500元，2024年7月1日") == "我电话 ，补贴1500元，2024年7月1日"

@@ -102,3 +102,11 @@ def test_answer_metrics_count_each_kind() -> None:
     metrics = evaluate_answers(replies.__getitem__, questions).as_dict()
     assert metrics["answered"] == 1.0 and metrics["fact"] == 0.5
     assert metrics["cite@1"] == 0.5 and metrics["refusal"] == 0.5
+
+
+def test_the_interpretation_goes_before_the_quote_is_cut() -> None:
+    source = "——依据《某某通知》（青民发〔2025〕3号）（一）；起草部门：青川市民政局。"
+    quoted = "城市最低生活保障标准由每人每月780元提高到820元。" * 20  # 540 characters
+    text = compose("", quoted, source, "【政策解读·青川市民政局】" + "解读内容。" * 60)
+    assert len(text) <= MAX_CHARS and source in text
+    assert "【政策解读" not in text and text.startswith(quoted)
