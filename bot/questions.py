@@ -62,11 +62,14 @@ class QuestionLog:
             if cur.rowcount == 0:
                 raise NotFound(f"找不到问题 {question_id}；请使用 /api/v1/ask 返回的 question_id。")
 
-    def resolve(self, question_ids: list[str], faq_id: int) -> None:
-        if not question_ids:
-            return
-        with self.store.write(bump=False) as conn:
-            conn.executemany("UPDATE questions SET faq_id = ? WHERE id = ?", [(faq_id, q) for q in question_ids])
+    def resolve(self, question_ids: list[str], faq_id: int, department: Department | None = None) -> int:
+        """Mark queued questions answered by a FAQ: only those in the department's own queue."""
+        visible = {q["question_id"] for g in self.unanswered(department, limit=5000) for q in g["questions"]}
+        chosen = [q for q in question_ids if q in visible]
+        if chosen:
+            with self.store.write(bump=False) as conn:
+                conn.executemany("UPDATE questions SET faq_id = ? WHERE id = ?", [(faq_id, q) for q in chosen])
+        return len(chosen)
 
     def unanswered(self, department: Department | None = None, limit: int = 500) -> list[dict[str, Any]]:
         """Refused or unhelpful questions not yet answered by a FAQ, grouped, newest group first.

@@ -352,19 +352,17 @@ class KnowledgeService:
     def _faq_collection(self, actor: Department | None) -> DocumentRecord:
         name = actor.name if actor else "管理员"
         source = f"faq:{name}"
-        rows = self.store.read("SELECT id FROM documents WHERE source_name = ? AND parent_id IS NULL", (source,))
-        if rows:
-            found = self.store.get_document(rows[0]["id"])
-            if found:
-                return found
-        doc_id = new_id()
-        with self.store.write() as conn:
-            conn.execute(
-                "INSERT INTO documents(id, title, issuers, drafting_department, owner_department_id, status, "
-                "source_name, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'current', ?, ?, ?)",
-                (doc_id, f"{name}常见问题解答", json.dumps([name], ensure_ascii=False), name,
-                 actor.id if actor else None, source, now(), now()),
-            )
+        with self.store.write() as conn:  # looked up and created in one transaction: never two
+            row = conn.execute("SELECT id FROM documents WHERE source_name = ? AND parent_id IS NULL",
+                               (source,)).fetchone()
+            doc_id = row["id"] if row else new_id()
+            if row is None:
+                conn.execute(
+                    "INSERT INTO documents(id, title, issuers, drafting_department, owner_department_id, status, "
+                    "source_name, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'current', ?, ?, ?)",
+                    (doc_id, f"{name}常见问题解答", json.dumps([name], ensure_ascii=False), name,
+                     actor.id if actor else None, source, now(), now()),
+                )
         return self.require(doc_id)
 
     def delete_document(self, doc_id: str, actor: Department | None) -> None:

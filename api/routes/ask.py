@@ -64,7 +64,7 @@ def unanswered(bot: BotDep, department: DepartmentDep) -> dict[str, Any]:
 def add_faq(bot: BotDep, service: ServiceDep, indexer: IndexerDep, department: DepartmentDep,
             body: FaqEntry) -> dict[str, Any]:
     faq = service.add_faq(body.question, body.answer, department, body.document_id)
-    bot.questions.resolve(body.question_ids, int(faq["id"]))
+    faq["resolved"] = bot.questions.resolve(body.question_ids, int(faq["id"]), department)
     indexer.notify()
     return faq
 

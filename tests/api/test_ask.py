@@ -114,7 +114,7 @@ def test_unanswered_queue_faq_and_stats(client, keys) -> None:  # type: ignore[n
         "question_ids": [q["question_id"] for q in rescue["questions"]],
     })
     assert faq.status_code == 201, faq.text
-    assert faq.json()["department"] == "青川市民政局"
+    assert faq.json()["department"] == "青川市民政局" and faq.json()["resolved"] == 2
 
     body = ask(client, "临时救助怎么申请？")
     assert body["answered"], body["answer"]
@@ -208,3 +208,14 @@ def test_faq_masks_personal_numbers_and_quotes_in_department_names(client, kb) -
     assert "13812345678" not in audit
     listed = client.get("/api/v1/documents").json()["documents"]
     assert any(d["issuer"] == '青川市"便民"服务中心' for d in listed)
+
+
+def test_a_faq_resolves_only_the_departments_own_queue(client, keys) -> None:  # type: ignore[no-untyped-def]
+    upload(client, keys["civil"])
+    helped = ask(client, "城市低保标准是多少？")
+    client.post("/api/v1/feedback", json={"question_id": helped["question_id"], "helpful": False})
+    other = client.post("/api/v1/faq", headers=auth(keys["health"]), json={
+        "question": "城市低保标准是多少？", "answer": "请咨询民政部门。", "question_ids": [helped["question_id"]]})
+    assert other.status_code == 201 and other.json()["resolved"] == 0
+    groups = client.get("/api/v1/unanswered", headers=auth(keys["civil"])).json()["groups"]
+    assert any(q["question_id"] == helped["question_id"] for g in groups for q in g["questions"])
