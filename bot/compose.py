@@ -104,7 +104,7 @@ def compose(
     lead: str, quoted: str, source: str, interpretation: str | None = None, warnings: list[str] | None = None,
 ) -> str:
     """The answer text, within API.md's length limits, the source line always whole."""
-    parts = [w for w in (warnings or [])]
+    parts = list(warnings or [])
     body = (lead + quoted) if lead and not normalize(quoted).startswith(normalize(lead)) else quoted or lead
     parts.append(body)
     parts.append(source)

@@ -11,9 +11,9 @@ from collections import Counter, defaultdict
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from knowledge.privacy import mask
 from bot.text import normalize
 from knowledge.errors import NotFound
+from knowledge.privacy import mask
 from knowledge.records import Department
 from knowledge.store import Store
 

@@ -7,7 +7,9 @@
 
 from __future__ import annotations
 
+import json
 import logging
+from datetime import date
 from typing import Any
 
 from bot.answer import Answer, Handoff
@@ -15,12 +17,12 @@ from bot.compose import Units, compose, pick_sentences, source_line
 from bot.dialogue import Sessions, Turn, is_follow_up
 from bot.evidence import Evidence, calibration_for, weigh
 from bot.llm import Rephraser
-from knowledge.privacy import mask, strip_personal
 from bot.questions import QuestionLog
 from bot.smalltalk import reply_for
 from bot.text import content_words, intents, normalize, place_names
 from knowledge.base import KnowledgeBase
 from knowledge.errors import Invalid
+from knowledge.privacy import mask, strip_personal
 from knowledge.records import DocumentRecord
 from knowledge.retriever import Hit, Retriever
 
@@ -31,6 +33,8 @@ CANDIDATES = 8  # passages weighed per question
 CONSIDERED = 5  # of which these may be preferred over the first for being in force
 RERANK_COVERAGE = 0.2
 RERANK_FACT = 0.1
+# Joins an interpretation chunk `ch` to its section `s`: the chunk holds the section's opening words.
+SECTION_OF_CHUNK = "AND length(s.answer) > 0 AND instr(ch.text, substr(s.answer, 1, 30)) > 0"
 STATUS_WORDS = {"repealed": "已废止", "expired": "已失效", "amended": "已被修订"}
 
 
@@ -42,7 +46,6 @@ class Bot:
         self.retriever = retriever
         self.hotline = getattr(settings, "hotline", "12345")
         self.calibration = calibration_for(kb.embedder.name)
-        self.threshold = self.calibration.threshold
         self.sessions = Sessions(kb.store, getattr(settings, "session_ttl", 1800))
         self.questions = QuestionLog(kb.store)
         self.rephraser = rephraser
@@ -110,22 +113,22 @@ class Bot:
             if governing is not None:
                 companion, (hit, evidence) = hit, governing
         confidence = evidence.confidence(self.calibration)
-        if confidence < self.threshold:
+        if confidence < self.calibration.threshold:
             return self._refuse(confidence), hit, "weak_evidence"
         elsewhere = self._foreign_places(query, hit)
         if elsewhere:
             return self._refuse(confidence, "、".join(elsewhere)), hit, "other_place"
-        return self._compose(question, words, hit, evidence, companion), hit, None
+        return self._compose(question, words, wanted, hit, evidence, companion), hit, None
 
     def _governing_article(self, interpretation: Hit, found: Evidence, weighed: list[tuple[Hit, Evidence]],
                            topic: list[str], wanted: set[str]) -> tuple[Hit, Evidence] | None:
         """The article an interpretation passage explains, to answer from (谁起草、谁解读: the policy
         governs, the interpretation explains): the article its section is linked to, else an article of
         the same document among the candidates that answers nearly as well."""
-        floor = max(self.threshold, found.confidence(self.calibration) - 0.15)
+        floor = max(self.calibration.threshold, found.confidence(self.calibration) - 0.15)
         rows = self.store.read(
             "SELECT a.id FROM chunks ch JOIN interpretation_sections s ON s.interpretation_id = ch.interpretation_id "
-            "AND length(s.answer) > 0 AND instr(ch.text, substr(s.answer, 1, 30)) > 0 "
+            f"{SECTION_OF_CHUNK} "
             "JOIN chunks a ON a.article_id = s.article_id AND a.parent_chunk_id IS NULL "
             "WHERE ch.id = ? ORDER BY a.part LIMIT 1", (interpretation.chunk_id,),
         )
@@ -133,7 +136,7 @@ class Bot:
         if rows:
             options = [(h, weigh(topic, h, self.kb.lexical.idf, wanted)) for h in self.retriever.hits(
                 [(rows[0]["id"], interpretation.score)])] + options
-            floor = self.threshold
+            floor = self.calibration.threshold
         for hit, evidence in options:
             if evidence.confidence(self.calibration) >= floor:
                 return hit, evidence
@@ -154,7 +157,7 @@ class Bot:
             return first, first_evidence
         for hit, evidence in weighed[1:]:
             confidence = evidence.confidence(self.calibration)
-            if (hit.document.status == "current" and confidence >= self.threshold
+            if (hit.document.status == "current" and confidence >= self.calibration.threshold
                     and confidence >= first_evidence.confidence(self.calibration) - 0.1):
                 return hit, evidence
         return first, first_evidence
@@ -191,10 +194,9 @@ class Bot:
                                    (*tree, f"%{p.rstrip('省市县区州')}%"))
         ]
 
-    def _compose(self, question: str, words: list[str], hit: Hit, evidence: Evidence,
+    def _compose(self, question: str, words: list[str], wanted: set[str], hit: Hit, evidence: Evidence,
                  companion: Hit | None = None) -> Answer:
         idf = self.kb.lexical.idf
-        wanted = intents(question)
         doc = hit.document
         warnings = self._warnings(doc)
         lead = ""
@@ -226,8 +228,6 @@ class Bot:
     # -- the parts of an answer -----------------------------------------------------
 
     def _warnings(self, doc: DocumentRecord) -> list[str]:
-        from datetime import date
-
         parent = self.store.get_document(doc.parent_id) if doc.parent_id else None
         if doc.status == "current" and parent is not None and parent.status != "current":
             # Printed inside a notice that is no longer in force: so is this copy of it.
@@ -270,8 +270,6 @@ class Bot:
         )
         if not rows:
             return Units([], [])
-        import json
-
         lead = json.loads(rows[0]["lead_units"])
         return Units(lead, [u for u in json.loads(rows[0]["responsible_units"]) if u not in lead])
 
@@ -288,18 +286,17 @@ class Bot:
         wording); an unlinked section qualifies only if it covers the question
         at least as well as the article does.
         """
-        rows = self.store.read(
-            "SELECT ch.id, s.article_id IS NOT NULL AND s.article_id = c.article_id AS linked "
-            "FROM chunks c JOIN interpretations i ON i.document_id = c.document_id "
-            "JOIN interpretation_sections s ON s.interpretation_id = i.id "
-            "JOIN chunks ch ON ch.interpretation_id = i.id AND ch.parent_chunk_id IS NULL "
-            "AND length(s.answer) > 0 AND instr(ch.text, substr(s.answer, 1, 30)) > 0 "
-            "WHERE c.id = ?", (hit.chunk_id,),
-        )
         if companion is not None:  # the interpretation passage that led to this article
             snippet = pick_sentences(companion.text, words, wanted, self.kb.lexical.idf, limit=120)
             if snippet and normalize(snippet) not in normalize(hit.text):
                 return companion, snippet
+        rows = self.store.read(
+            "SELECT ch.id, s.article_id IS NOT NULL AND s.article_id = c.article_id AS linked "
+            "FROM chunks c JOIN interpretations i ON i.document_id = c.document_id "
+            "JOIN interpretation_sections s ON s.interpretation_id = i.id "
+            f"JOIN chunks ch ON ch.interpretation_id = i.id AND ch.parent_chunk_id IS NULL {SECTION_OF_CHUNK} "
+            "WHERE c.id = ?", (hit.chunk_id,),
+        )
         if not rows:
             return None
         linked = {r["id"] for r in rows if r["linked"]}

@@ -41,7 +41,7 @@ def menu(file: Path, api_base: str, as_json: bool) -> None:
         raise click.ClickException(str(exc)) from exc
     # The store holds the shared access token, so the CLI and the workers use one.
     store = Store(settings.data_dir / "policybot.sqlite3")
-    api = WeChatAPI(settings.wechat_appid, settings.wechat_secret, ChannelDB(store.path), base_url=api_base)
+    api = WeChatAPI(settings.wechat_appid, settings.wechat_secret, ChannelDB(store), base_url=api_base)
     try:
         api.create_menu({"button": parsed.buttons})
     except WeChatAPIError as exc:

@@ -1,52 +1,37 @@
 """The channel's own rows (wechat_messages, kv) in the knowledge store's SQLite file.
 
-Not through `Store.write()`: that bumps the knowledge generation, and every
-worker would then reload its indexes once per WeChat message. These rows are
-not knowledge, like the embedding cache, so they get their own transactions
-(still `BEGIN IMMEDIATE`, so workers serialise on them).
+Written with `Store.write(bump=False)`: these rows are not knowledge, so they
+must not bump the knowledge generation (every worker would then reload its
+indexes once per WeChat message); the transactions are still `BEGIN
+IMMEDIATE`, so workers serialise on them.
 """
 
 from __future__ import annotations
 
 import sqlite3
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from knowledge.store import Store
+
 
 class ChannelDB:
-    """Thread-local connections to one SQLite file; safe across processes."""
+    """The channel's tables, through the knowledge store; safe across threads and processes."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._local = threading.local()
-
-    def _conn(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-            conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA busy_timeout=30000")
-            self._local.conn = conn
-        return conn
+    def __init__(self, store: Store | Path) -> None:
+        self.store = store if isinstance(store, Store) else Store(store)
+        self.path = self.store.path
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with self.store.write(bump=False) as conn:
             yield conn
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
 
     def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
-        return self._conn().execute(sql, params).fetchall()
+        return self.store.read(sql, params)
 
     # -- kv: small shared values with an expiry (access token, "详情" text) --
 

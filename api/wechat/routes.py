@@ -48,7 +48,7 @@ def make_router(settings: Settings) -> APIRouter:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Inside the app's own lifespan: the knowledge base and the bot exist by now.
-        db = ChannelDB(app.state.kb.store.path)
+        db = ChannelDB(app.state.kb.store)
         api = None
         if settings.wechat_secret and settings.wechat_appid:
             api = WeChatAPI(settings.wechat_appid, settings.wechat_secret, db, base_url=settings.wechat_api_base)
