@@ -112,7 +112,7 @@ class QuestionLog:
         """The most asked questions lately, similar wordings counted together."""
         since = (datetime.now(CST) - timedelta(days=days - 1)).date().isoformat()
         rows = self.store.read("SELECT question FROM questions WHERE day >= ? AND " + QUESTIONS_ONLY +
-                               " ORDER BY asked_at DESC LIMIT 5000", (since,))
+                               " ORDER BY asked_at DESC, rowid DESC LIMIT 5000", (since,))
         groups: list[list[Any]] = []  # [representative, count]
         for row in rows:
             for group in groups:
