@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from bot.text import has_fact_for, normalize, sentences
 from knowledge.retriever import Hit
+from knowledge.synonyms import SYNONYMS
 
 _ANSWER_MARK = re.compile(r"^(?:答|问)[:：]\s*")
 AIM_CHARS = 400  # API.md: aim under 400 characters, never over 700
@@ -51,7 +52,8 @@ def pick_sentences(
 
     def score(sentence: str) -> float:
         flat = normalize(sentence)
-        value = sum(idf(w) for w in words if normalize(w) in flat)
+        value = sum(idf(w) for w in words
+                    if normalize(w) in flat or any(normalize(t) in flat for t in SYNONYMS.get(w, ())))
         if has_fact_for(sentence, wanted):
             value += 2.0
         if heading and flat.rstrip("。") == heading.rstrip("。"):
@@ -65,11 +67,13 @@ def pick_sentences(
     chosen = {best}
     length = len(candidates[best])
     # A short best sentence rarely stands alone: add the next-best ones that
-    # also answer, then the sentence after it, while room is left.
+    # also answer, then the sentence after it (always when it states the kind
+    # of fact asked for: "…给予补贴。补贴期限最长不超过3年"), while room is left.
     for value, index in sorted(scored, key=lambda item: (-item[0], item[1])):
         if index in chosen or length + len(candidates[index]) > limit:
             continue
-        if value >= 0.6 * best_score > 0 or (length < 40 and index == best + 1):
+        follows = index == best + 1 and (length < 40 or has_fact_for(candidates[index], wanted))
+        if value >= 0.6 * best_score > 0 or follows:
             chosen.add(index)
             length += len(candidates[index])
         if length >= limit * 0.6:

@@ -41,6 +41,15 @@ def test_the_sentence_with_the_wanted_fact_is_picked() -> None:
     assert "主动回应关切。" not in picked
 
 
+def test_the_next_sentence_stating_the_asked_fact_joins_the_answer() -> None:
+    text = ("（三）实施社会保险补贴。企业招用就业困难人员，签订1年以上劳动合同并依法缴纳社会保险费的，按企业实际缴纳的费用给予补贴。"
+            "补贴期限最长不超过3年。（牵头单位：市人力资源社会保障局）")
+    # 社保 is how citizens say 社会保险; 3年 states the time asked for.
+    picked = pick_sentences(text, ["就业困难人员", "社保"], {"when"}, lambda w: 3.0, "（三）实施社会保险补贴")
+    assert "给予补贴。补贴期限最长不超过3年。" in picked
+    assert "牵头单位" not in picked
+
+
 def test_compose_keeps_the_source_line_whole_within_the_limit() -> None:
     source = "——依据《某某通知》（青民发〔2025〕3号）（一）；起草部门：青川市民政局。"
     text = compose("", "很长的条文。" * 200, source)

@@ -10,6 +10,8 @@ def test_official_terms_for_everyday_words() -> None:
     assert set(official_terms("刚出生的宝宝怎么交医保")) >= {"新生儿", "医疗保险"}
     assert "高校毕业生" in official_terms("公司招了个大学生有补助吗")
     assert official_terms("城市最低生活保障标准") == []
+    assert "公共租赁住房" in official_terms("住公租房能提公积金吗")
+    assert "已婚" in official_terms("结了婚的要带什么材料")
     assert "补助" not in official_terms("补助标准")  # already said
 
 
