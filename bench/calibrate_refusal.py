@@ -16,12 +16,14 @@ Usage: POLICYBOT_DATA_DIR=/tmp/pbeval python bench/calibrate_refusal.py
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import platform
 import random
 import sys
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -54,10 +56,24 @@ PAIRS = [
     (EVAL / "seed_dev.jsonl", "samples", OTHER),
     (EVAL / "ncp" / "questions.jsonl", "docs", WITHOUT_OWN),
 ]
+# The blind held-out file: its odd lines may calibrate (DEV_HALF=1), its even
+# lines are never looked at here; they measure the result.
+BLIND = ROOT / "samples" / "questions_blind.jsonl"
+if os.environ.get("DEV_HALF"):
+    PAIRS.append((BLIND, "samples", OWN))
 
 
-def features(data_dir: Path, questions: list[dict], mode: str) -> list[tuple[float, float, bool, bool, bool]]:
-    """(coverage, cosine, answerable, first hit right, fact missing, names another place) per question."""
+class Row(NamedTuple):
+    coverage: float
+    cosine: float
+    answerable: bool
+    right: bool  # the passage answered from holds the gold
+    fact_missing: bool
+    elsewhere: bool  # names a place the documents do not: refused whatever the confidence
+    pair: str = ""
+
+
+def features(data_dir: Path, questions: list[dict], mode: str) -> list[Row]:
     settings = Settings(data_dir=data_dir, embedder=os.environ.get("POLICYBOT_EMBEDDER", evidence.DEFAULT_EMBEDDER))
     kb = open_knowledge_base(settings)
     retriever = Retriever(kb)
@@ -70,81 +86,77 @@ def features(data_dir: Path, questions: list[dict], mode: str) -> list[tuple[flo
             hits = [h for h in hits if h.document.source_name != f"{q['docid']}.txt"][:CONSIDERED]
         words = content_words(q["q"], kb.lexical.has_term)
         if not hits or not words:
-            rows.append((0.0, 0.0, matches is not None, False, False, False))
+            rows.append(Row(0.0, 0.0, matches is not None, False, False, False))
             continue
         weighed = [(h, evidence.weigh(words, h, kb.lexical.idf, intents(q["q"]))) for h in hits[:CONSIDERED]]
         hit, ev = bot._choose(weighed)  # the passage the bot would answer from
-        rows.append((ev.coverage, ev.cosine, matches is not None, bool(matches and matches(hit)), ev.fact_missing,
-                     bool(bot._foreign_places(q["q"], hit))))  # refused whatever the confidence
+        rows.append(Row(ev.coverage, ev.cosine, matches is not None, bool(matches and matches(hit)),
+                        ev.fact_missing, bool(bot._foreign_places(q["q"], hit))))
     return rows
 
 
-def confidence(row: tuple, weight: float, floor: float, penalty: float) -> float:
-    coverage, cosine, fact_missing = row[0], row[1], row[4]
-    if row[5]:
+def confidence(row: Row, setting: evidence.Calibration) -> float:
+    if row.elsewhere:
         return -1.0
-    dense = min(1.0, max(0.0, (cosine - floor) / (1.0 - floor))) if cosine else 0.0
-    return weight * coverage + (1.0 - weight) * dense - (penalty if fact_missing else 0.0)
+    return evidence.Evidence(row.coverage, row.cosine, [], row.fact_missing).confidence(setting)
+
+
+def report(label: str, setting: evidence.Calibration, rows: list[Row]) -> None:
+    conf = np.array([confidence(r, setting) for r in rows])
+    ok = np.array([r.answerable for r in rows])
+    print(f"{label}: weight {setting.coverage_weight}, floor {setting.cosine_floor}, fact penalty "
+          f"{setting.fact_penalty}, threshold {setting.threshold:.2f} -> "
+          f"answered {(conf[ok] >= setting.threshold).mean():.3f}, refused {(conf[~ok] < setting.threshold).mean():.3f}")
+    for name in dict.fromkeys(r.pair for r in rows):
+        mask = np.array([r.pair == name for r in rows])
+        answered = (conf[mask & ok] >= setting.threshold).mean() if (mask & ok).any() else float("nan")
+        refused = (conf[mask & ~ok] < setting.threshold).mean() if (mask & ~ok).any() else float("nan")
+        print(f"  {name:36s} answered {answered:.3f}  refused {refused:.3f}")
 
 
 def main() -> None:
     base = Path(os.environ.get("POLICYBOT_DATA_DIR", "/tmp/pbeval")) / "eval"
     rng = random.Random(7)
-    rows = []
+    rows: list[Row] = []
     for file, corpus, mode in PAIRS:
         questions = load_questions(file)
+        if file == BLIND:
+            questions = questions[0::2]
         if mode == WITHOUT_OWN:
             questions = [q for q in questions if "docid" in q]
         if len(questions) > SAMPLE:
             questions = rng.sample(questions, SAMPLE)
         got = features(base / corpus, questions, mode)
         print(f"{file.parent.name}/{file.name} over {corpus}: {len(got)} questions ({mode})", flush=True)
-        rows += [(*r, f"{file.parent.name}/{file.name}>{corpus}{'-own' if mode == WITHOUT_OWN else ''}")
-                 for r in got]
-    answerable = [r for r in rows if r[2]]
-    outside = [r for r in rows if not r[2]]
-    print(f"\n{len(answerable)} answerable, {len(outside)} out of scope; {platform.processor() or platform.machine()}")
-    candidates = []
-    ok = np.array([r[2] for r in rows])
-    masks = [np.array([r[6] == name for r in rows]) for name in dict.fromkeys(r[6] for r in rows)]
+        pair = f"{file.parent.name}/{file.name}>{corpus}{'-own' if mode == WITHOUT_OWN else ''}"
+        rows += [r._replace(pair=pair) for r in got]
+    ok = np.array([r.answerable for r in rows])
+    print(f"\n{ok.sum()} answerable, {(~ok).sum()} out of scope; {platform.processor() or platform.machine()}")
+    masks = [np.array([r.pair == name for r in rows]) for name in dict.fromkeys(r.pair for r in rows)]
     weights = [float(w) for w in os.environ.get("WEIGHTS", "0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9,1.0").split(",")]
+    candidates = []
     for weight in weights:
         for floor in (0.7, 0.75, 0.8, 0.85, 0.9):
             for penalty in (0.0, 0.05, 0.1, 0.15, 0.2):
-                a = np.array([confidence(r, weight, floor, penalty) for r in answerable])
-                o = np.array([confidence(r, weight, floor, penalty) for r in outside])
-                conf = np.array([confidence(r, weight, floor, penalty) for r in rows])
+                setting = evidence.Calibration(weight, floor, penalty, 0.0)
+                conf = np.array([confidence(r, setting) for r in rows])
                 for threshold in np.arange(0.2, 0.8, 0.01):
-                    answered, refused = (a >= threshold).mean(), (o < threshold).mean()
                     # Every (set, corpus) pair and kind counts the same, so
                     # STARD's many questions do not decide for the others.
                     rates = [((conf[m & ok] >= threshold).mean() if (m & ok).any() else None,
                               (conf[m & ~ok] < threshold).mean() if (m & ~ok).any() else None)
                              for m in masks]
                     score = float(np.mean([x for pair in rates for x in pair if x is not None]))
-                    candidates.append((score, weight, floor, penalty, threshold, answered, refused))
+                    answered = float((conf[ok] >= threshold).mean())
+                    candidates.append((score, answered, setting, round(float(threshold), 2)))
     # Within a point of the best score, answer more: a needless refusal sends a
     # citizen to the hotline, and out-of-scope refusal is near 1 throughout.
     top = max(c[0] for c in candidates)
-    best = max((c for c in candidates if c[0] >= top - TOLERANCE), key=lambda c: (c[5], c[0]))
-    score, weight, floor, penalty, threshold, answered, refused = best
-    print(f"best: weight {weight}, cosine floor {floor}, fact penalty {penalty}, threshold {threshold:.2f} -> "
-          f"answered {answered:.3f}, refused {refused:.3f} (mean over pairs {score:.3f})")
-    shipped = evidence.calibration_for(os.environ.get("POLICYBOT_EMBEDDER", evidence.DEFAULT_EMBEDDER))
-    for label, setting in (("best", (weight, floor, penalty, threshold)),
-                           ("shipped", (shipped.coverage_weight, shipped.cosine_floor, shipped.fact_penalty,
-                                        shipped.threshold))):
-        a = np.array([confidence(r, *setting[:3]) for r in answerable])
-        o = np.array([confidence(r, *setting[:3]) for r in outside])
-        print(f"{label}: weight {setting[0]}, floor {setting[1]}, penalty {setting[2]}, threshold {setting[3]:.2f} "
-              f"-> answered {(a >= setting[3]).mean():.3f}, refused {(o < setting[3]).mean():.3f}")
-        for name in dict.fromkeys(r[6] for r in rows):
-            part = [r for r in rows if r[6] == name]
-            conf = np.array([confidence(r, *setting[:3]) for r in part])
-            ok = np.array([r[2] for r in part])
-            print(f"  {name:36s} answered {(conf[ok] >= setting[3]).mean() if ok.any() else float('nan'):.3f}  "
-                  f"refused {(conf[~ok] < setting[3]).mean() if (~ok).any() else float('nan'):.3f}")
-    print(json.dumps({"answerable": len(answerable), "out_of_scope": len(outside)}))
+    score, _, setting, threshold = max((c for c in candidates if c[0] >= top - TOLERANCE), key=lambda c: (c[1], c[0]))
+    print(f"mean over pairs of the best: {score:.3f}")
+    report("best", dataclasses.replace(setting, threshold=threshold), rows)
+    report("shipped", evidence.calibration_for(os.environ.get("POLICYBOT_EMBEDDER", evidence.DEFAULT_EMBEDDER)), rows)
+    print(json.dumps({"answerable": int(ok.sum()), "out_of_scope": int((~ok).sum())}))
 
 
 if __name__ == "__main__":
