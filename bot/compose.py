@@ -17,6 +17,9 @@ from knowledge.retriever import Hit
 from knowledge.synonyms import SYNONYMS
 
 _ANSWER_MARK = re.compile(r"^(?:答|问)[:：]\s*")
+_NUMBERING = re.compile(r"^[（(]?[一二三四五六七八九十百零〇\d]+[)）、.．]?")
+# A heading longer than a title is a rule of its own ("（二）受理举报的部门应对举报人信息严格保密").
+TITLE_CHARS = 15
 AIM_CHARS = 400  # API.md: aim under 400 characters, never over 700
 MAX_CHARS = 700
 QUOTE_CHARS = 220  # the quoted sentences; the rest is lead, source and interpretation
@@ -56,8 +59,8 @@ def pick_sentences(
                     if normalize(w) in flat or any(normalize(t) in flat for t in SYNONYMS.get(w, ())))
         if has_fact_for(sentence, wanted):
             value += 2.0
-        if heading and flat.rstrip("。") == heading.rstrip("。"):
-            value *= 0.3  # the article's own heading says little on its own
+        if heading and flat.rstrip("。") == heading.rstrip("。") and len(_NUMBERING.sub("", heading)) <= TITLE_CHARS:
+            value *= 0.3  # the article's own short heading (主动回应关切) says little on its own
         if "牵头单位" in flat or "责任单位" in flat:
             value *= 0.5  # the units are given separately when asked for
         return value

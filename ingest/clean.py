@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 
+from ingest.flattened import restore_line_breaks
+
 _ZERO_WIDTH = re.compile(r"[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
 _LEADING_SPACE = re.compile(r"^[ \t\u00a0\u3000\u2002\u2003\u2009]+")
 
@@ -90,8 +92,12 @@ def strip_chrome(text: str) -> str:
 
 
 def clean_text(text: str) -> str:
-    """Everything a parser needs before looking for structure."""
-    return strip_chrome(normalize(text))
+    """Everything a parser needs before looking for structure.
+
+    Chrome goes first: the tail of a one-line page is cut before the line is
+    broken at its inline headings.
+    """
+    return restore_line_breaks(strip_chrome(normalize(text)))
 
 
 def _drop_header(lines: list[str]) -> list[str]:

@@ -41,6 +41,12 @@ def test_the_sentence_with_the_wanted_fact_is_picked() -> None:
     assert "主动回应关切。" not in picked
 
 
+def test_a_heading_that_states_a_rule_is_quoted() -> None:
+    text = "（二）受理举报的部门应对举报人信息严格保密。泄漏举报人信息的，依法依纪追究责任。"
+    picked = pick_sentences(text, ["举报人", "信息"], set(), lambda w: 1.0, "（二）受理举报的部门应对举报人信息严格保密")
+    assert picked.startswith("（二）受理举报的部门应对举报人信息严格保密。")
+
+
 def test_the_next_sentence_stating_the_asked_fact_joins_the_answer() -> None:
     text = ("（三）实施社会保险补贴。企业招用就业困难人员，签订1年以上劳动合同并依法缴纳社会保险费的，按企业实际缴纳的费用给予补贴。"
             "补贴期限最长不超过3年。（牵头单位：市人力资源社会保障局）")
