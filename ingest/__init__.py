@@ -5,12 +5,13 @@ from ingest.errors import IngestError
 from ingest.interpretation import looks_like_interpretation, parse_interpretation
 from ingest.model import Article, Chunk, InterpretationSection, ParsedDocument, ParsedInterpretation
 from ingest.readers import read_bytes, read_file
-from ingest.structure import parse_policy
+from ingest.structure import PARSER_VERSION, parse_policy
 
 __all__ = [
     "Article",
     "Chunk",
     "IngestError",
+    "PARSER_VERSION",
     "InterpretationSection",
     "ParsedDocument",
     "ParsedInterpretation",

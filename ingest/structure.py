@@ -77,6 +77,12 @@ class _Segment:
     mentions: list[str] = field(default_factory=list)
 
 
+# Bumped whenever the same text would parse into different articles; a stored
+# document parsed by an older version is parsed again when its file is ingested
+# again (2: headings recovered in flattened one-line pages).
+PARSER_VERSION = "2"
+
+
 def parse_policy(text: str, source_name: str | None = None) -> ParsedDocument:
     """Parse one policy file's text; documents it prints become children."""
     lines = [line.strip() for line in clean_text(text).split("\n")]

@@ -39,6 +39,7 @@ class DocumentRecord:
     owner_department_id: int | None = None
     source_name: str | None = None
     supersedes: str | None = None  # the document this one replaces
+    parser: str | None = None  # ingest.PARSER_VERSION that parsed it (None: before versions were kept)
 
     @property
     def issuer(self) -> str | None:
@@ -61,6 +62,7 @@ class DocumentRecord:
             owner_department_id=row["owner_department_id"],
             source_name=row["source_name"],
             supersedes=row["supersedes"] if "supersedes" in row.keys() else None,
+            parser=row["parser"] if "parser" in row.keys() else None,
         )
 
     def to_json(self) -> dict[str, Any]:

@@ -169,4 +169,12 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        # Which parser turned the file into articles (ingest.PARSER_VERSION):
+        # the same file ingested again after a parser change is parsed again.
+        "0004_parser_version",
+        """
+        ALTER TABLE documents ADD COLUMN parser TEXT;
+        """,
+    ),
 ]

@@ -11,7 +11,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ingest import IngestError, looks_like_interpretation, parse_interpretation, parse_policy, read_bytes
+from ingest import (
+    PARSER_VERSION,
+    IngestError,
+    looks_like_interpretation,
+    parse_interpretation,
+    parse_policy,
+    read_bytes,
+)
 from ingest.readers import MAX_BYTES
 from ingest.model import ParsedInterpretation
 from knowledge.base import KnowledgeBase
@@ -112,7 +119,7 @@ class KnowledgeService:
                        meta: DocumentMeta) -> IngestOutcome:
         digest = content_hash(text)
         same = self._same_content(digest, actor)
-        if same is not None:  # fast path, checked again inside the transaction
+        if same is not None and same.parser == PARSER_VERSION:  # fast path, checked again inside the transaction
             return self._unchanged(same, filename, actor, meta)
         parsed = parse_policy(text, filename)
         if not any(d.articles for d in parsed.walk()):
@@ -121,9 +128,10 @@ class KnowledgeService:
         number = meta.doc_number or parsed.doc_number
         with self.store.write() as conn:
             same = self._same_content(digest, actor)
-            if same is not None:
+            if same is not None and same.parser == PARSER_VERSION:
                 return self._unchanged(same, filename, actor, meta)
-            previous = self._previous_version(filename, actor, title, number)
+            # The same text parsed by an older parser is parsed again in place.
+            previous = same or self._previous_version(filename, actor, title, number)
             removed: list[int] = []
             if previous is not None:
                 # Articles and printed documents are replaced; the row and its

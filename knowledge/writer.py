@@ -12,6 +12,7 @@ import uuid
 from dataclasses import dataclass, field, replace
 
 from ingest.chunking import chunk_interpretation, chunks_for_document, split_text
+from ingest.structure import PARSER_VERSION
 from ingest.model import Article, Chunk, InterpretationSection, ParsedDocument, ParsedInterpretation
 from knowledge.records import STATUSES, passage_text
 from knowledge.store import now
@@ -115,15 +116,15 @@ def write_document(
         conn.execute(
             "INSERT INTO documents(id, parent_id, title, doc_number, issuers, drafting_department, "
             "owner_department_id, publish_date, effective_date, expiry_date, status, url, recipients, "
-            "source_name, source_hash, created_at, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "source_name, source_hash, parser, created_at, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
             # A new version keeps its row (and so its interpretations) and its created_at.
             "ON CONFLICT(id) DO UPDATE SET parent_id = excluded.parent_id, title = excluded.title, "
             "doc_number = excluded.doc_number, issuers = excluded.issuers, "
             "drafting_department = excluded.drafting_department, publish_date = excluded.publish_date, "
             "effective_date = excluded.effective_date, expiry_date = excluded.expiry_date, "
             "status = excluded.status, url = excluded.url, recipients = excluded.recipients, "
-            "source_name = excluded.source_name, source_hash = excluded.source_hash, "
+            "source_name = excluded.source_name, source_hash = excluded.source_hash, parser = excluded.parser, "
             "updated_at = excluded.updated_at",
             (
                 doc_id, parent_id, title,
@@ -133,7 +134,7 @@ def write_document(
                 meta.effective_date if is_top else None,
                 meta.expiry_date if is_top else None,
                 meta.status, meta.url if is_top else None, doc.recipients, doc.source_name,
-                source_hash if is_top else None, stamp, stamp,
+                source_hash if is_top else None, PARSER_VERSION, stamp, stamp,
             ),
         )
         result.document_ids.append(doc_id)

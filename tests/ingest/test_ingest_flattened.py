@@ -123,3 +123,29 @@ def test_line_structured_text_is_returned_unchanged() -> None:
     long_paragraph = "各地要落实以下要求：（一）加强组织领导，" + "明确责任分工，" * 60 + "；（二）强化督促检查。"
     structured = "\n".join(["示例通知", "一、工作要求", long_paragraph, *[f"{n}、短段落。" for n in "二三四五六七八九"] * 20])
     assert restore_line_breaks(structured) == structured
+
+
+def test_a_page_parsed_by_an_older_parser_is_parsed_again_when_ingested_again(service, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import knowledge.service as service_module
+    import knowledge.writer as writer_module
+    from ingest import structure
+    from knowledge.writer import DocumentMeta
+
+    # Ingested before headings were recovered: one unlabelled passage run.
+    monkeypatch.setattr("ingest.clean.restore_line_breaks", lambda text: text)
+    monkeypatch.setattr(service_module, "PARSER_VERSION", "1")
+    monkeypatch.setattr(writer_module, "PARSER_VERSION", "1")
+    first = service.ingest_bytes(NOTICE.encode(), "notice.txt", meta=DocumentMeta())
+    labels = [r["label"] for r in service.store.read("SELECT label FROM articles WHERE document_id = ?",
+                                                     (first.documents[0].id,))]
+    assert not any(labels)
+
+    monkeypatch.undo()
+    assert structure.PARSER_VERSION != "1"
+    again = service.ingest_bytes(NOTICE.encode(), "notice.txt", meta=DocumentMeta())
+    assert again.action == "replaced" and again.documents[0].id == first.documents[0].id
+    labels = [r["label"] for r in service.store.read("SELECT label FROM articles WHERE document_id = ?",
+                                                     (first.documents[0].id,))]
+    assert "（一）明确复工时间" in labels
+    # Parsed by the current parser now: a third ingest changes nothing.
+    assert service.ingest_bytes(NOTICE.encode(), "notice.txt", meta=DocumentMeta()).action == "unchanged"
