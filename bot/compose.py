@@ -44,10 +44,15 @@ class Units:
 
 def pick_sentences(
     text: str, words: list[str], wanted: set[str], idf: Callable[[str], float], label: str | None = None,
-    limit: int = QUOTE_CHARS,
+    limit: int = QUOTE_CHARS, title: str | None = None,
 ) -> str:
-    """The passage's sentences that best answer, in their order, within ``limit`` characters."""
-    candidates = [_ANSWER_MARK.sub("", s) for s in sentences(text)]
+    """The passage's sentences that best answer, in their order, within ``limit`` characters.
+
+    A sentence opening with the document's ``title`` (a news page's headline
+    run into its first sentence) is read without it: the source line names
+    the document, and the title's words say nothing about which sentence answers.
+    """
+    candidates = [_without_prefix(_ANSWER_MARK.sub("", s), title) for s in sentences(text)]
     candidates = [s for s in candidates if s]
     if not candidates:
         return ""
@@ -69,20 +74,41 @@ def pick_sentences(
     best_score, best = max(scored, key=lambda item: (item[0], -item[1]))
     chosen = {best}
     length = len(candidates[best])
-    # A short best sentence rarely stands alone: add the next-best ones that
-    # also answer, then the sentence after it (always when it states the kind
-    # of fact asked for: "…给予补贴。补贴期限最长不超过3年"), while room is left.
+    # A short best sentence rarely stands alone, and the one after it goes on
+    # when it states the kind of fact asked for ("…给予补贴。补贴期限最长不超过3年"):
+    # that sentence first, then the next-best ones that also answer, while room is left.
+    after = best + 1
+    # A best sentence that only restates the question (news leads: "…实行更优惠的
+    # 进口税收政策") or opens a list ("通知要求：") is answered by what follows.
+    restates = best_score >= 0.8 * sum(idf(w) for w in words) > 0 or candidates[best].rstrip().endswith(("：", ":"))
+    if after < len(candidates) and (length < 40 or restates or has_fact_for(candidates[after], wanted)) \
+            and length + len(candidates[after]) <= limit:
+        chosen.add(after)
+        length += len(candidates[after])
     for value, index in sorted(scored, key=lambda item: (-item[0], item[1])):
-        if index in chosen or length + len(candidates[index]) > limit:
-            continue
-        follows = index == best + 1 and (length < 40 or has_fact_for(candidates[index], wanted))
-        if value >= 0.6 * best_score > 0 or follows:
-            chosen.add(index)
-            length += len(candidates[index])
         if length >= limit * 0.6:
             break
+        if index in chosen or length + len(candidates[index]) > limit:
+            continue
+        if value >= 0.6 * best_score > 0:
+            chosen.add(index)
+            length += len(candidates[index])
     quoted = "".join(candidates[i] for i in sorted(chosen))
     return quoted if len(quoted) <= limit else quoted[: limit - 1] + "…"
+
+
+def _without_prefix(sentence: str, title: str | None) -> str:
+    """The sentence without a leading copy of the title (spaces may differ); as it was otherwise."""
+    wanted = normalize(title or "")
+    if len(wanted) < 6 or not normalize(sentence).startswith(wanted):
+        return sentence
+    matched = 0
+    for position, char in enumerate(sentence):
+        if normalize(char):
+            matched += len(normalize(char))
+        if matched >= len(wanted):
+            return sentence[position + 1:].strip()
+    return sentence
 
 
 def source_line(hit: Hit, faq_department: str | None = None) -> str:

@@ -205,7 +205,7 @@ class Bot:
             lead = units.sentence()
         label = hit.article.get("label") if hit.article else None
         text = hit.text.split("答：", 1)[1] if hit.kind == "faq" and "答：" in hit.text else hit.text
-        quoted = pick_sentences(text, words, wanted, idf, label)
+        quoted = pick_sentences(text, words, wanted, idf, label, title=doc.title)
         faq_department = self._faq_department(hit) if hit.kind == "faq" else None
         source = source_line(hit, faq_department)
         citations = [hit]

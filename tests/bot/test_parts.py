@@ -47,6 +47,17 @@ def test_a_heading_that_states_a_rule_is_quoted() -> None:
     assert picked.startswith("（二）受理举报的部门应对举报人信息严格保密。")
 
 
+def test_a_headline_run_into_the_lead_is_not_quoted_and_a_restated_question_is_followed() -> None:
+    title = "三部门：用于疫情防控的进口物资可享税收优惠"
+    text = (f"{title} 记者从财政部了解到，财政部、海关总署、税务总局联合发布公告，对用于疫情防控的进口物资，"
+            "实行更优惠的进口税收政策。公告适度扩大了免税进口范围，对捐赠用于疫情防控的进口物资免征进口关税。"
+            "记者还了解到，各地海关已开通绿色通道。")
+    words = ["财政部", "海关总署", "税务总局", "进口", "物资", "进口税收", "政策"]
+    picked = pick_sentences(text, words, set(), lambda w: 1.0, title=title)
+    assert not picked.startswith(title)
+    assert "实行更优惠的进口税收政策。公告适度扩大了免税进口范围" in picked
+
+
 def test_the_next_sentence_stating_the_asked_fact_joins_the_answer() -> None:
     text = ("（三）实施社会保险补贴。企业招用就业困难人员，签订1年以上劳动合同并依法缴纳社会保险费的，按企业实际缴纳的费用给予补贴。"
             "补贴期限最长不超过3年。（牵头单位：市人力资源社会保障局）")
