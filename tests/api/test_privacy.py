@@ -58,6 +58,21 @@ def test_uvicorn_access_formatter_still_formats_masked_records() -> None:
     assert "138****5678" in line and "13812345678" not in line and "200" in line
 
 
+@pytest.mark.parametrize("path", [
+    "/api/v1/search?q=%E8%BA%AB%E4%BB%BD%E8%AF%81110101199003071234",  # 身份证110101…, percent-encoded
+    "/api/v1/search?q=%E7%94%B5%E8%AF%9D%E5%8F%B713812345678",  # 电话号13812345678
+    "/chat?q=%E6%88%91%E7%9A%84%E7%94%B5%E8%AF%9D+13812345678",  # a space written as +
+    "/chat?q=call%2013812345678",
+])
+def test_percent_encoded_numbers_in_a_request_line_are_masked(path: str) -> None:
+    record = logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
+                               ("127.0.0.1:5000", "GET", path, "1.1", 200), None)
+    assert MaskingFilter().filter(record)
+    line = record.getMessage()
+    assert "110101199003071234" not in line and "13812345678" not in line
+    assert "********1234" in line or "138****5678" in line
+
+
 @pytest.mark.parametrize(("written", "masked"), [
     ("+8613812345678", "+86138****5678"),
     ("１３８１２３４５６７８", "138****5678"),
