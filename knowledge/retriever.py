@@ -106,6 +106,13 @@ class Retriever:
         for ranked, weight in ((_scaled(lexical), alpha), (_min_max(dense), 1.0 - alpha)):
             for chunk_id, value in self._by_passage(ranked).items():
                 scores[chunk_id] = scores.get(chunk_id, 0.0) + weight * value
+        if dense and self.kb.pending:
+            # Text stored a moment ago has no vector yet: judged on BM25 alone
+            # until it does, instead of losing the dense half of its score.
+            waiting = self.kb.pending
+            for chunk_id, value in self._by_passage(_scaled(lexical)).items():
+                if chunk_id in waiting:
+                    scores[chunk_id] += (1.0 - alpha) * value
         for chunk_id in self._exact_matches(query, allowed):
             scores[chunk_id] = scores.get(chunk_id, 0.0) + EXACT_BONUS
         best = sorted(scores.items(), key=lambda item: (-item[1], item[0]))[:k]

@@ -270,3 +270,14 @@ def test_a_torn_index_save_is_rebuilt_not_fatal(kb, service, embedder) -> None: 
     assert len(reopened.vectors) == 0 and len(reopened.pending) == len(reopened.filters) > 0
     assert reopened.embed_pending() == len(reopened.filters)
     reopened.store.close()
+
+
+def test_new_text_without_vectors_yet_outranks_unrelated_embedded_text(kb, service) -> None:  # type: ignore[no-untyped-def]
+    service.ingest_bytes(DIBAO.encode(), "dibao.txt")
+    kb.embed_pending()
+    service.ingest_bytes(HEATING.encode(), "heating.txt")  # stored and searchable, vectors not computed yet
+    assert kb.pending
+    first = Retriever(kb).search("供暖期间居民室内温度不得低于多少度", k=3)[0]
+    assert "18摄氏度" in first.text
+    kb.embed_pending()
+    assert "18摄氏度" in Retriever(kb).search("供暖期间居民室内温度不得低于多少度", k=3)[0].text
