@@ -26,9 +26,15 @@ run: install
 test: install-dev
 	$(BIN)/python -m pytest -q
 
-# Retrieval quality on ../shared/eval (slow: embeds three corpora with the default model).
+SHARED ?= ../shared
+# Retrieval and answer quality on ../shared/eval and the held-out sample sets
+# (slow the first time: embeds each corpus with the default model; re-runs reuse it).
 eval: install
-	$(BIN)/python bench/run_eval.py
+	$(BIN)/policybot eval $(SHARED)/eval/seed_dev.jsonl --corpus $(SHARED)/corpus/seeds
+	$(BIN)/policybot eval $(SHARED)/eval/ncp/questions.jsonl --corpus $(SHARED)/eval/ncp/docs
+	$(BIN)/policybot eval $(SHARED)/eval/stard/questions.jsonl --corpus $(SHARED)/eval/stard/laws
+	$(BIN)/policybot eval samples/questions_blind.jsonl --corpus samples
+	$(BIN)/policybot eval samples/questions_blind2.jsonl --corpus samples
 
 bench: install-dev
 	$(BIN)/python bench/bench_knowledge.py

@@ -15,6 +15,7 @@ from api.config import Settings
 from api.ratelimit import RateLimiter
 from api import wechat
 from api.routes import ask, documents, health, pages, search
+from api.validation import describe
 from bot.llm import Rephraser
 from bot.service import Bot
 from ingest import IngestError
@@ -85,11 +86,8 @@ def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = [
-            {"field": ".".join(str(p) for p in e["loc"][1:]), "problem": e["msg"]} for e in exc.errors()
-        ]
-        return UnicodeJSONResponse({"detail": "请求参数有误，请按提示修改后重试。", "errors": problems},
-                                   status_code=422)
+        detail, problems = describe(list(exc.errors()))
+        return UnicodeJSONResponse({"detail": detail, "errors": problems}, status_code=422)
 
     app.include_router(health.router)
     app.include_router(search.router, prefix="/api/v1")

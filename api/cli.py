@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from api import privacy
 from api.config import Settings
 from knowledge.base import KnowledgeBase
+from knowledge.errors import Invalid
 
 logger = logging.getLogger("policybot")
 
@@ -72,7 +73,8 @@ def main(verbose: bool) -> None:
 @click.option("--no-embed", is_flag=True, help="Store and index lexically only; vectors later.")
 def ingest(paths: tuple[Path, ...], department: str | None, as_json: bool, no_embed: bool) -> None:
     """Parse and index files or folders (.txt .docx .pdf .html)."""
-    from knowledge.folder import FileFailure, ingest_paths
+    from ingest.readers import SUPPORTED
+    from knowledge.folder import FileFailure, ingest_paths, skipped_files
     from knowledge.service import IngestOutcome, KnowledgeService
 
     kb = open_kb(load_settings())
@@ -92,13 +94,22 @@ def ingest(paths: tuple[Path, ...], department: str | None, as_json: bool, no_em
             kind = "解读" if item.kind == "interpretation" else "政策"
             click.echo(f"{verb}  {kind} {name} {item.articles} 条 {item.chunks} 段{extra}  ← {item.source}")
 
+    skipped = skipped_files(list(paths))
+    kinds = " ".join(sorted(SUPPORTED))
+    for path in skipped:  # not failures: a folder may hold notes, question files and the like
+        if as_json:
+            echo_json({"file": str(path), "action": "skipped", "reason": f"不支持的文件类型（支持 {kinds}）"})
+        else:
+            click.echo(f"跳过  {path}：不支持的文件类型 {path.suffix or '（无扩展名）'}，支持 {kinds}；"
+                       f"如需入库请另存为其中一种格式。", err=True)
     started = time.monotonic()
     outcomes, failures = ingest_paths(service, list(paths), actor, department, show)
     embedded = 0 if no_embed else embed_with_progress(kb)
     if not as_json:
         click.echo(
             f"完成：{len(outcomes)} 个文件（{sum(o.action != 'unchanged' for o in outcomes)} 个有变化），"
-            f"{len(failures)} 个失败，新计算向量 {embedded} 段，用时 {time.monotonic() - started:.1f} 秒。",
+            f"{len(failures)} 个失败，{len(skipped)} 个跳过，新计算向量 {embedded} 段，"
+            f"用时 {time.monotonic() - started:.1f} 秒。",
             err=True,
         )
     if failures:
@@ -108,15 +119,21 @@ def ingest(paths: tuple[Path, ...], department: str | None, as_json: bool, no_em
 @main.command()
 @click.argument("question")
 @click.option("--k", default=10, show_default=True, type=click.IntRange(1, 50))
-@click.option("--status", default="current", show_default=True)
+@click.option("--status", default="current", show_default=True,
+              type=click.Choice(["current", "amended", "repealed", "expired", "all"]))
 @click.option("--department")
 @click.option("--doc-number")
 @click.option("--json", "as_json", is_flag=True)
 def search(question: str, k: int, status: str, department: str | None, doc_number: str | None,
            as_json: bool) -> None:
     """Search passages, best first (same results as GET /api/v1/search)."""
+    from api.routes.search import check_query
     from knowledge.retriever import Retriever
 
+    try:
+        question = check_query(question)
+    except Invalid as exc:
+        raise click.ClickException(exc.message) from exc
     kb = open_kb(load_settings())
     hits = Retriever(kb).search(question, k=k, status=status, department=department, doc_number=doc_number)
     if as_json:

@@ -73,10 +73,16 @@ def _check_extension(filename: str) -> str:
     return ext
 
 
+def size_limit(max_bytes: int) -> str:
+    """A byte limit as people say it: 20 MB, 300 KB, 512 字节."""
+    if max_bytes >= 1024 * 1024:
+        return f"{max_bytes / 1024 / 1024:.0f} MB"
+    return f"{max_bytes / 1024:.0f} KB" if max_bytes >= 1024 else f"{max_bytes} 字节"
+
+
 def _check_size(filename: str, size: int, max_bytes: int) -> None:
     if size > max_bytes:
-        limit = f"{max_bytes / 1024 / 1024:.0f} MB" if max_bytes >= 1024 * 1024 else f"{max_bytes} 字节"
-        raise IngestError(filename, f"文件过大（超过 {limit}）", "请拆分文件或压缩后重新上传")
+        raise IngestError(filename, f"文件过大（超过 {size_limit(max_bytes)}）", "请拆分文件或压缩后重新上传")
 
 
 def decode_text(data: bytes, filename: str) -> str:

@@ -48,6 +48,18 @@ def iter_files(paths: list[Path]) -> Iterator[Path]:
             yield path
 
 
+def skipped_files(paths: list[Path]) -> list[Path]:
+    """Files inside the given folders that are not ingested: of a type no reader takes.
+
+    (A file named on the command line is always tried, and fails with its reason.)
+    """
+    return [
+        child for path in paths if path.is_dir() for child in sorted(path.rglob("*"))
+        if child.is_file() and child.suffix.lower() not in SUPPORTED and not child.name.startswith(".")
+        and child.name != "manifest.json"
+    ]
+
+
 def load_manifest(folder: Path) -> dict[str, dict[str, Any]]:
     path = folder / "manifest.json"
     if not path.is_file():

@@ -32,7 +32,7 @@ from knowledge.writer import (
 
 logger = logging.getLogger(__name__)
 
-EDITABLE = ("title", "doc_number", "drafting_department", "publish_date", "effective_date",
+EDITABLE = ("title", "doc_number", "issuer", "drafting_department", "publish_date", "effective_date",
             "expiry_date", "status", "url", "supersedes")
 DATES = ("publish_date", "effective_date", "expiry_date")
 
@@ -174,7 +174,7 @@ class KnowledgeService:
         given = {name: getattr(meta, name) for name in ("title", "doc_number", "drafting_department",
                                                           "publish_date", "effective_date", "expiry_date",
                                                           "url") if getattr(meta, name)}
-        if meta.status != doc.status and meta.status != "current":
+        if meta.status and meta.status != doc.status:
             given["status"] = meta.status
         changes = {k: v for k, v in given.items() if getattr(doc, k) != v}
         if changes:
@@ -282,15 +282,26 @@ class KnowledgeService:
             value = changes.get(name)
             if value is not None and not _is_date(value):
                 raise Invalid(f"{name} 须为 YYYY-MM-DD 格式的日期（收到 {str(value)[:20]}）。")
+        effective = changes.get("effective_date", doc.effective_date)
+        expiry = changes.get("expiry_date", doc.expiry_date)
+        if effective and expiry and expiry < effective:
+            raise Invalid(f"失效日期 expiry_date（{expiry}）不能早于生效日期 effective_date（{effective}），"
+                          f"请检查后再提交。")
+        for name in ("title", "drafting_department"):
+            if name in changes and not str(changes[name] or "").strip():
+                raise Invalid(f"{name} 不能为空；不需要修改时请不要提交该字段。")
         old = changes.get("supersedes")
         if old is not None:
             self._check_supersedes(doc_id, old, actor)
         if not changes:
             return doc
+        columns = {("issuers" if name == "issuer" else name): value for name, value in changes.items()}
+        if "issuers" in columns:  # one issuer given for the list the document stores
+            columns["issuers"] = json.dumps([columns["issuers"]] if columns["issuers"] else [], ensure_ascii=False)
         with self.store.write() as conn:
-            sets = ", ".join(f"{name} = ?" for name in changes)
+            sets = ", ".join(f"{name} = ?" for name in columns)
             conn.execute(f"UPDATE documents SET {sets}, updated_at = ? WHERE id = ?",
-                         (*changes.values(), now(), doc_id))
+                         (*columns.values(), now(), doc_id))
             if changes.get("supersedes") and changes["supersedes"] != doc.supersedes:
                 # The document this one replaces is no longer in force, nor what it prints.
                 for replaced in self.store.descendants(changes["supersedes"]):
@@ -317,7 +328,9 @@ class KnowledgeService:
     def _check_supersedes(self, doc_id: str, old: str, actor: Department | None) -> None:
         """The replaced document exists, may be changed by the actor, and is not part of this one's
         notice nor (through earlier replacements) this document itself."""
-        replaced = self.require(old)
+        replaced = self.store.get_document(old)
+        if replaced is None:  # a bad value in the request, not a missing document being patched
+            raise Invalid(f"supersedes 指向的文件 {old} 不存在；请填写被替代文件的编号（见文件列表）。")
         self.check_can_edit(replaced, actor)
         if old in self.store.descendants(doc_id) or doc_id in self.store.descendants(old):
             raise Invalid("supersedes 不能指向文件自身、它印发的文件或印发它的通知；请指向被替代的另一份文件。")

@@ -10,6 +10,7 @@ import json
 import sqlite3
 import uuid
 from dataclasses import dataclass, field, replace
+from datetime import date
 
 from ingest.chunking import chunk_interpretation, chunks_for_document, split_text
 from ingest.structure import PARSER_VERSION
@@ -34,12 +35,26 @@ class DocumentMeta:
     publish_date: str | None = None
     effective_date: str | None = None
     expiry_date: str | None = None
-    status: str = "current"
+    status: str | None = None  # None: "current" for a new document, unchanged for a new version
     url: str | None = None
 
     def __post_init__(self) -> None:
-        if self.status not in STATUSES:
-            raise ValueError(f"status must be one of {', '.join(STATUSES)}, not {self.status!r}")
+        if self.status is not None and self.status not in STATUSES:
+            raise ValueError(f"status 只能是 {' / '.join(STATUSES)}（收到 {self.status!r}）")
+        for name in ("publish_date", "effective_date", "expiry_date"):
+            value = getattr(self, name)
+            if value is not None and not is_iso_date(value):
+                raise ValueError(f"{name} 须为 YYYY-MM-DD 格式的日期（收到 {str(value)[:20]!r}）")
+        if self.effective_date and self.expiry_date and self.expiry_date < self.effective_date:
+            raise ValueError(f"expiry_date（{self.expiry_date}）早于 effective_date（{self.effective_date}）")
+
+
+def is_iso_date(value: object) -> bool:
+    """A real calendar date written YYYY-MM-DD."""
+    try:
+        return date.fromisoformat(str(value)).isoformat() == value
+    except ValueError:
+        return False
 
 
 @dataclass
@@ -104,6 +119,7 @@ def write_document(
     """Store a document tree: the document, every document it prints, their articles and chunks."""
     result = WriteResult()
     stamp = now()
+    inherited: dict[str, str | None] = {"status": "current", "expiry_date": None}
 
     def store(doc: ParsedDocument, parent_id: str | None, is_top: bool) -> None:
         doc_id = (top_id if is_top and top_id else None) or new_id()
@@ -122,8 +138,11 @@ def write_document(
             "ON CONFLICT(id) DO UPDATE SET parent_id = excluded.parent_id, title = excluded.title, "
             "doc_number = excluded.doc_number, issuers = excluded.issuers, "
             "drafting_department = excluded.drafting_department, publish_date = excluded.publish_date, "
-            "effective_date = excluded.effective_date, expiry_date = excluded.expiry_date, "
-            "status = excluded.status, url = excluded.url, recipients = excluded.recipients, "
+            # A new version of the file does not undo the document's lifecycle (a repeal, a
+            # validity period, a link): only what the uploader states again replaces it.
+            "effective_date = COALESCE(excluded.effective_date, effective_date), "
+            "expiry_date = COALESCE(excluded.expiry_date, expiry_date), "
+            "status = COALESCE(?, status), url = COALESCE(excluded.url, url), recipients = excluded.recipients, "
             "source_name = excluded.source_name, source_hash = excluded.source_hash, parser = excluded.parser, "
             "updated_at = excluded.updated_at",
             (
@@ -132,11 +151,15 @@ def write_document(
                 json.dumps(issuers, ensure_ascii=False), drafting, owner_department_id,
                 (meta.publish_date if is_top and meta.publish_date else doc.publish_date),
                 meta.effective_date if is_top else None,
-                meta.expiry_date if is_top else None,
-                meta.status, meta.url if is_top else None, doc.recipients, doc.source_name,
-                source_hash if is_top else None, PARSER_VERSION, stamp, stamp,
+                meta.expiry_date if is_top else inherited["expiry_date"],
+                (meta.status or "current") if is_top else inherited["status"], meta.url if is_top else None,
+                doc.recipients, doc.source_name,
+                source_hash if is_top else None, PARSER_VERSION, stamp, stamp, meta.status if is_top else None,
             ),
         )
+        if is_top:  # the documents a notice prints share its fate, as stored after this write
+            row = conn.execute("SELECT status, expiry_date FROM documents WHERE id = ?", (doc_id,)).fetchone()
+            inherited.update(status=row[0], expiry_date=row[1])
         result.document_ids.append(doc_id)
         article_ids = []
         for ordinal, article in enumerate(doc.articles):

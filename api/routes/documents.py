@@ -14,7 +14,7 @@ from starlette.datastructures import UploadFile as StarletteUpload
 
 from api.deps import DepartmentDep, IndexerDep, ServiceDep, SettingsDep, get_department
 from ingest import parse_interpretation, read_bytes
-from ingest.readers import SUPPORTED
+from ingest.readers import SUPPORTED, size_limit
 from knowledge.errors import Invalid, TooLarge, Unsupported
 from knowledge.writer import DocumentMeta
 
@@ -30,7 +30,7 @@ def read_upload(file: StarletteUpload, limit: int) -> tuple[bytes, str]:
         raise Unsupported(f"不支持的文件类型 {name}：请上传 .txt、.docx、.pdf 或 .html 文件。")
     data = file.file.read(limit + 1)
     if len(data) > limit:
-        raise TooLarge(f"文件 {name} 超过 {limit // (1024 * 1024)} MB 上限：请拆分后再上传。")
+        raise TooLarge(f"文件 {name} 超过 {size_limit(limit)} 上限：请拆分后再上传。")
     return data, name
 
 
@@ -43,7 +43,7 @@ def upload_document(
     issuer: Annotated[str | None, Form()] = None,
     drafting_department: Annotated[str | None, Form()] = None,
     publish_date: Annotated[IsoDate | None, Form()] = None,
-    status: Annotated[str, Form(pattern="^(current|amended|repealed|expired)$")] = "current",
+    status: Annotated[str | None, Form(pattern="^(current|amended|repealed|expired)$")] = None,
     url: Annotated[str | None, Form()] = None,
 ) -> dict[str, Any]:
     data, name = read_upload(file, settings.max_upload_bytes)
@@ -84,6 +84,7 @@ class DocumentPatch(BaseModel):
 
     title: str = Field(default="", min_length=1)
     doc_number: str | None = None
+    issuer: str | None = None
     drafting_department: str | None = None
     publish_date: IsoDate | None = None
     effective_date: IsoDate | None = None
@@ -128,8 +129,16 @@ async def add_interpretation(
         text = await run_in_threadpool(read_bytes, data, name, settings.max_upload_bytes)
         parsed = parse_interpretation(text, name)
     else:
+        raw = b""
+        async for piece in request.stream():  # stop reading at the limit, not after the whole body
+            raw += piece
+            if len(raw) > settings.max_upload_bytes:
+                break
+        if len(raw) > settings.max_upload_bytes:
+            raise TooLarge(f"解读内容超过 {size_limit(settings.max_upload_bytes)} 上限：请拆分后分次提交，"
+                           f"或以文件上传。")
         try:
-            body = InterpretationIn.model_validate(await request.json())
+            body = InterpretationIn.model_validate_json(raw)
         except ValueError as exc:
             raise Invalid('解读内容格式有误：请提交 JSON {"title": ..., "text": ...}。') from exc
         text = body.text

@@ -52,7 +52,10 @@ def samples_dir(tmp_path_factory: pytest.TempPathFactory, embedder) -> dict[str,
 def test_ingest_samples_prints_one_json_line_per_file(samples_dir) -> None:  # type: ignore[no-untyped-def]
     result = samples_dir["result"]
     assert result.exit_code == 0, result.output
-    lines = json_lines(result)
+    skipped = [line for line in json_lines(result) if line["action"] == "skipped"]
+    assert sorted(Path(line["file"]).name for line in skipped) == sorted(
+        p.name for p in SAMPLES.iterdir() if p.suffix in {".md", ".jsonl"})  # notes and question files
+    lines = [line for line in json_lines(result) if line["action"] != "skipped"]
     by_file = {line["file"]: line for line in lines}
     assert sorted(by_file) == sorted(p.name for p in SAMPLES.iterdir() if p.suffix in {".txt", ".html"})
     assert len(lines) == len(by_file)
@@ -85,7 +88,7 @@ def test_ingest_again_changes_nothing_and_is_fast(samples_dir) -> None:  # type:
     again = run(data_dir, "ingest", str(SAMPLES), "--json")
     seconds = time.monotonic() - started
     assert again.exit_code == 0, again.output
-    lines = json_lines(again)
+    lines = [line for line in json_lines(again) if line["action"] != "skipped"]
     assert len(lines) == 5 and {line["action"] for line in lines} == {"unchanged"}
     store = Store(data_dir / "policybot.sqlite3")
     assert store.generation() == generation  # not one row written
@@ -145,8 +148,8 @@ def test_ingest_reports_bad_files_and_keeps_the_good_one(tmp_path: Path) -> None
     result = run(data_dir, "ingest", str(folder), "--json")
     assert result.exit_code == 1, result.output
     by_name = {Path(line["file"]).name: line for line in json_lines(result)}
-    assert set(by_name) == {"dibao.txt", "empty.txt", "binary.txt"}
-    assert by_name["dibao.txt"]["action"] == "added"
+    assert set(by_name) == {"dibao.txt", "empty.txt", "binary.txt", "table.xls"}
+    assert by_name["dibao.txt"]["action"] == "added" and by_name["table.xls"]["action"] == "skipped"
     for name in ("empty.txt", "binary.txt"):
         failure = by_name[name]
         assert failure["action"] == "failed"
@@ -257,3 +260,28 @@ def test_a_broken_manifest_is_reported_and_the_files_still_go_in(tmp_path: Path)
     lines = json_lines(result)
     assert [line["action"] for line in lines] == ["failed", "added"]
     assert "manifest.json" in lines[0]["file"] and "JSON" in lines[0]["error"]
+
+
+def test_manifest_dates_are_checked_and_unsupported_files_are_reported(tmp_path: Path) -> None:
+    folder = tmp_path / "incoming"
+    folder.mkdir()
+    (folder / "dibao.txt").write_text(DIBAO, encoding="utf-8")
+    (folder / "heating.txt").write_text(DIBAO.replace("低保", "供暖"), encoding="utf-8")
+    (folder / "notes.md").write_text("# 备注", encoding="utf-8")
+    (folder / "manifest.json").write_text(json.dumps([
+        {"file": "dibao.txt", "effective_date": "garbage"},
+        {"file": "heating.txt", "effective_date": "2026-01-01", "expiry_date": "2025-01-01"},
+    ]), encoding="utf-8")
+    result = run(tmp_path / "data", "ingest", str(folder), "--json", "--no-embed")
+    assert result.exit_code == 1
+    lines = {Path(line["file"]).name: line for line in json_lines(result)}
+    assert lines["notes.md"]["action"] == "skipped" and ".txt" in lines["notes.md"]["reason"]
+    assert lines["dibao.txt"]["action"] == "failed" and "YYYY-MM-DD" in lines["dibao.txt"]["error"]
+    assert lines["heating.txt"]["action"] == "failed" and "早于" in lines["heating.txt"]["error"]
+    assert "manifest.json" not in lines
+
+
+def test_search_checks_the_query_as_the_api_does(tmp_path: Path) -> None:
+    for args, said in ((["  "], "不能只有空格"), (["医保" * 300], "500"), (["医保", "--status", "bogus"], "bogus")):
+        result = run(tmp_path / "data", "search", *args)
+        assert result.exit_code != 0 and said in result.output, args

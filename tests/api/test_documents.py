@@ -293,3 +293,53 @@ def test_search_returns_the_terms_it_matched_on(client) -> None:  # type: ignore
     body = client.get("/api/v1/search", params={"q": "低保户的补助标准是多少"}).json()
     assert {"低保户", "补助", "低保对象", "补贴"} <= set(body["terms"])
     assert "多少" not in body["terms"]
+
+
+def test_a_new_version_of_a_repealed_policy_stays_repealed(client, keys) -> None:  # type: ignore[no-untyped-def]
+    doc = upload(client, keys["civil"]).json()
+    url = f"/api/v1/documents/{doc['id']}"
+    client.patch(url, json={"status": "repealed", "effective_date": "2024-01-01", "expiry_date": "2030-12-31"},
+                 headers=auth(keys["civil"]))
+    changed = upload(client, keys["civil"], DIBAO.replace("820元", "850元")).json()
+    assert changed["action"] == "replaced" and changed["id"] == doc["id"]
+    assert (changed["status"], changed["effective_date"], changed["expiry_date"]) == \
+        ("repealed", "2024-01-01", "2030-12-31")
+    assert client.get("/api/v1/search", params={"q": "城市低保标准"}).json()["results"] == []
+    # Said again on upload, the status is the uploader's.
+    again = upload(client, keys["civil"], DIBAO.replace("820元", "860元"), status="current").json()
+    assert again["status"] == "current"
+
+
+def test_patch_checks_the_dates_and_links_together(client, keys) -> None:  # type: ignore[no-untyped-def]
+    url = f"/api/v1/documents/{upload(client, keys['civil']).json()['id']}"
+    headers = auth(keys["civil"])
+    response = client.patch(url, json={"effective_date": "2025-01-01", "expiry_date": "2024-01-01"}, headers=headers)
+    assert response.status_code == 422 and "不能早于" in response.json()["detail"]
+    assert client.patch(url, json={"effective_date": "2025-01-01"}, headers=headers).status_code == 200
+    assert client.patch(url, json={"expiry_date": "2024-12-31"}, headers=headers).status_code == 422
+    missing = client.patch(url, json={"supersedes": "no-such-document"}, headers=headers)
+    assert missing.status_code == 422 and "不存在" in missing.json()["detail"]
+    assert client.patch(url, json={"drafting_department": " "}, headers=headers).status_code == 422
+    patched = client.patch(url, json={"issuer": "青川市人民政府"}, headers=headers).json()
+    assert patched["issuer"] == "青川市人民政府"
+    assert client.get(url).json()["effective_date"] == "2025-01-01"
+
+
+def test_an_oversized_json_interpretation_is_413_and_adds_nothing(client, keys) -> None:  # type: ignore[no-untyped-def]
+    doc = upload(client, keys["civil"]).json()
+    limit = client.app.state.settings.max_upload_bytes
+    text = "问：标准是多少？答：" + "按规定执行。" * (limit // 10)
+    response = client.post(f"/api/v1/documents/{doc['id']}/interpretations", headers=auth(keys["civil"]),
+                           json={"title": "解读", "text": text})
+    assert response.status_code == 413 and "上限" in response.json()["detail"]
+    assert client.get(f"/api/v1/documents/{doc['id']}").json()["interpretations"] == []
+
+
+def test_blank_queries_are_422_in_chinese(client) -> None:  # type: ignore[no-untyped-def]
+    blank = client.get("/api/v1/search", params={"q": "   "})
+    assert blank.status_code == 422 and "不能只有空格" in blank.json()["detail"]
+    long = client.get("/api/v1/search", params={"q": "医保" * 300})
+    assert long.status_code == 422 and "500" in long.json()["detail"]
+    bad_k = client.get("/api/v1/search", params={"q": "医保", "k": 51}).json()
+    assert bad_k["detail"].startswith("请求参数有误：返回条数 k不能大于 50")
+    assert bad_k["errors"][0]["field"] == "k" and bad_k["errors"][0]["message"]
