@@ -74,8 +74,9 @@ class KnowledgeService:
             return
         if doc.owner_department_id == actor.id or doc.drafting_department == actor.name:
             return
-        raise Forbidden(f"文件《{doc.title}》属于{doc.drafting_department or '其他部门'}，"
-                        f"{actor.name}无权修改；请联系该部门或管理员。")
+        owner = self.store.department_name(doc.owner_department_id) if doc.owner_department_id else None
+        holders = "、".join(dict.fromkeys(d for d in (owner, doc.drafting_department) if d)) or "其他部门"
+        raise Forbidden(f"文件《{doc.title}》由{holders}管理，{actor.name}无权修改；请联系该部门或管理员。")
 
     def require(self, doc_id: str) -> DocumentRecord:
         doc = self.store.get_document(doc_id)
