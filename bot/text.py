@@ -19,19 +19,23 @@ QUESTION_WORDS: frozenset[str] = frozenset(
     一下 现在 目前 今年 自己 给 拿 办 去 找 问 想 想问 知道 告诉 帮 帮忙 帮我 麻烦 一个 这种 那种 还 又 再 呀 啦
     具体 主要 一般 哪 里 么 的话 情况 规定 政策 问题 时候 时间 东西 事情 怎么样 为什么 还是 已经 可能 之后 以后
     以前 如果 那么 但是 因为 所以 只 能否 应当 最 最多 最高 最少 多 少 上 下 中 后 前 要 我家 我的 家里
-    不要 每个 一年 好处 能够 请 您好 你好 谢谢""".split()
+    不要 每个 一年 好处 能够 请 您好 你好 谢谢 问问 啥时候 啥时 几点 才能 多会儿 咋样 啥样 怎样 如何""".split()
 ) | STOPWORDS
 
 _CJK_ONLY = re.compile(r"[\u4e00-\u9fff]+")
+# Characters that mark a run as glue (particles, auxiliaries, adverbs, pronouns,
+# measure words and verb complements), not a word of its own.
+_GLUE = frozenset("了个们的地得吗呢啊吧呀着过来去完满好到上下能要会想可就还都也才再最多更很太刚已没不别开拿找"
+                  "把被给让从向在对和与跟或及等哪啥咋怎么这那我你他她它咱谁几每些次点首啦嘛哦")
 _SENTENCE_END = re.compile(r"(?<=[。！？!?；;])|\n+")
 _ITEM_START = re.compile(r"^\s*(?:[（(]?[一二三四五六七八九十\d]{1,3}[)）、.．])")
 
 _WHO = re.compile(r"谁|哪个部门|哪些部门|什么部门|哪个单位|哪些单位|什么单位|哪家|由哪|牵头|负责|主管|找哪")
-_WHEN = re.compile(r"多久|多长时间|什么时候|何时|几天|几个月|几年|期限|时限|截止|到期|有效期|哪天|几号|时间")
+_WHEN = re.compile(r"多久|多长时间|什么时候|啥时候?|何时|几点|几天|几个月|几年|期限|时限|截止|到期|有效期|哪天|几号|时间")
 _AMOUNT = re.compile(r"多少|几|标准|比例|金额|额度|上限|最高|最低|幅度")
 _WHETHER = re.compile(r"是否|能不能|可不可以|可以吗|能.*吗|会不会|有没有|要不要|需不需要|还保留吗|吗[？?]?$")
 
-_TIME_FACT = re.compile(r"\d+\s*(?:个?工作日|个?小时|天|日|个?月|年|周)|[一二三四五六七八九十两]+\s*(?:个?工作日|个?小时|天|日|个月|年)|\d{4}年\d{1,2}月|即时|当日|当天")
+_TIME_FACT = re.compile(r"\d{1,2}\s*[:：]\s*\d{2}|\d+\s*(?:个?工作日|个?小时|天|日|个?月|年|周)|[一二三四五六七八九十两]+\s*(?:个?工作日|个?小时|天|日|个月|年)|\d{4}年\d{1,2}月|即时|当日|当天")
 _AMOUNT_FACT = re.compile(r"\d+(?:\.\d+)?\s*(?:%|元|万元|亿元|人|倍|次|项|个|岁|周岁|平方米)|[一二三四五六七八九十百千万两]+(?:元|万元|倍)")
 
 
@@ -57,9 +61,24 @@ def content_words(question: str, known: Callable[[str], bool] | None = None) -> 
         if word in QUESTION_WORDS or (len(word) < 2 and not word.isdigit()):
             continue
         if _CJK_ONLY.fullmatch(word) and not in_dictionary(word) and not (known and known(word)):
+            words.extend(w for w in _unglued(word) if w not in words)
             continue
         words.append(word)
     return words
+
+
+def _unglued(word: str) -> list[str]:
+    """The topic inside a run jieba's HMM glued together.
+
+    Its dictionary words, if it has any (养狗要 -> 养狗); else the run itself
+    when no character of it is a function word (验车, 狗证: a real word that
+    neither jieba nor the corpus knows, which is evidence the corpus does not
+    answer); else nothing (开了个, 能领, 最多能).
+    """
+    pieces = [p for p in get_tokenizer().cut(word, HMM=False) if len(p) >= 2 and p not in QUESTION_WORDS]
+    if pieces:
+        return pieces
+    return [] if any(char in _GLUE for char in word) else [word]
 
 
 def intents(question: str) -> set[str]:

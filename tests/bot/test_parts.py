@@ -11,11 +11,21 @@ from bot.evaluation import evaluate_answers, fact_matches
 from bot.questions import similarity
 from bot.smalltalk import reply_for
 from bot.text import content_words, intents, place_names, sentences
+from knowledge.records import DocumentRecord
+from knowledge.retriever import Hit
 
 
 def test_content_words_drop_question_fillers_and_glued_runs() -> None:
     assert content_words("个人创业担保贷款最多能贷多少钱？") == ["个人", "创业担保贷款"]
     assert "开无房" not in content_words("租房提取公积金要不要开无房证明？")
+
+
+def test_an_unknown_word_without_function_characters_is_kept_as_topic() -> None:
+    # Neither jieba nor any corpus knows 验车 or 狗证: evidence the question is
+    # about something else, so it must weigh in the coverage, not vanish.
+    assert "验车" in content_words("车子到年检了，青川哪里可以验车", lambda w: False)
+    assert "办狗证" in content_words("在青川养狗要办狗证吗？", lambda w: False)
+    assert content_words("公积金最多能领多少？", lambda w: False) == ["公积金"]
 
 
 @pytest.mark.parametrize(("question", "wanted"), [
@@ -108,9 +118,6 @@ def test_fact_matching() -> None:
 
 
 def test_answer_metrics_count_each_kind() -> None:
-    from knowledge.records import DocumentRecord
-    from knowledge.retriever import Hit
-
     doc = DocumentRecord(id="d", title="通知")
     hit = Hit(1, 1.0, "article", "应在24小时内举行新闻发布会", doc, None, None)
     replies = {
@@ -136,3 +143,4 @@ def test_the_interpretation_goes_before_the_quote_is_cut() -> None:
     text = compose("", quoted, source, "【政策解读·青川市民政局】" + "解读内容。" * 60)
     assert len(text) <= MAX_CHARS and source in text
     assert "【政策解读" not in text and text.startswith(quoted)
+
