@@ -239,9 +239,11 @@ def rebuild(as_json: bool) -> None:
 @click.option("--answers/--no-answers", default=True, show_default=True,
               help="Also ask the bot every question: answered, fact, cite@1 and refusal rates.")
 @click.option("--misses", is_flag=True, help="List the questions with no hit (and wrong answers).")
+@click.option("--lines", type=click.Choice(["all", "odd", "even"]), default="all", show_default=True,
+              help="Only the odd (1st, 3rd, ...) or even lines: the study and held-out halves of a blind file.")
 @click.option("--json", "as_json", is_flag=True)
 def evaluate_command(file: Path, k: int, corpus: Path | None, baseline: bool, answers: bool, misses: bool,
-                     as_json: bool) -> None:
+                     lines: str, as_json: bool) -> None:
     """Run a question file and print hit@1, hit@k, MRR and the answer metrics."""
     from knowledge.evaluation import PlainBM25, evaluate, hit_matches, load_questions
     from knowledge.retriever import Retriever
@@ -253,6 +255,7 @@ def evaluate_command(file: Path, k: int, corpus: Path | None, baseline: bool, an
             hit_matches(question)
     except ValueError as exc:
         raise click.ClickException(f"{file}: {exc}" if str(file) not in str(exc) else str(exc)) from exc
+    questions = {"all": questions, "odd": questions[0::2], "even": questions[1::2]}[lines]
     settings = load_settings()
     if corpus is not None:
         from knowledge.folder import ingest_paths
@@ -271,7 +274,7 @@ def evaluate_command(file: Path, k: int, corpus: Path | None, baseline: bool, an
     if baseline:
         systems["lexical"] = Retriever(kb, use_dense=False)
         systems["bm25"] = PlainBM25(kb)
-    report: dict[str, Any] = {"file": str(file), "k": k, "passages": kb.passage_count}
+    report: dict[str, Any] = {"file": str(file), "lines": lines, "k": k, "passages": kb.passage_count}
     missed: dict[str, list[str]] = {}
     for label, retriever in systems.items():
         started = time.monotonic()

@@ -187,6 +187,19 @@ def test_eval_reports_metrics_for_both_systems(samples_dir) -> None:  # type: ig
     assert answers["answered"] >= 0.5 and answers["cite@1"] <= answers["answered"]
 
 
+def test_eval_of_one_half_of_a_file(samples_dir) -> None:  # type: ignore[no-untyped-def]
+    questions = [json.loads(line) for line in (SAMPLES / "questions.jsonl").read_text().splitlines() if line.strip()]
+    counts = {}
+    for half, wanted in (("odd", questions[0::2]), ("even", questions[1::2])):
+        result = run(samples_dir["data_dir"], "eval", str(SAMPLES / "questions.jsonl"), "--lines", half,
+                     "--no-answers", "--no-baseline", "--json")
+        assert result.exit_code == 0, result.output
+        (report,) = json_lines(result)
+        assert report["lines"] == half and report["hybrid"]["questions"] == len(wanted)
+        counts[half] = report["hybrid"]["answerable"]
+    assert counts["odd"] + counts["even"] == sum(not q.get("unanswerable") for q in questions)
+
+
 def test_ask_prints_the_api_ask_object(samples_dir) -> None:  # type: ignore[no-untyped-def]
     result = run(samples_dir["data_dir"], "ask", "个人创业担保贷款最多能贷多少钱？", "--json")
     assert result.exit_code == 0, result.output
