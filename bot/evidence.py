@@ -79,8 +79,8 @@ def weigh(words: list[str], hit: Hit, idf: Callable[[str], float], wanted: set[s
 
 
 def _fact_missing(words: list[str], text: str, wanted: set[str] | None) -> bool:
-    """Asked "how much" or "how long", the passage must give such a fact in a sentence on the topic."""
-    if not wanted or not wanted & {"amount", "when"}:
+    """Asked "how much", "how long" or "what to bring", the passage must say so in a sentence on the topic."""
+    if not wanted or not wanted & {"amount", "when", "papers"}:
         return False
     topical = [s for s in sentences(text) if any(normalize(w) in normalize(s) for w in words)]
     return not any(has_fact_for(s, wanted) for s in topical)

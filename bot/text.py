@@ -33,9 +33,15 @@ _ITEM_START = re.compile(r"^\s*(?:[（(]?[一二三四五六七八九十\d]{1,3}
 _WHO = re.compile(r"谁|哪个部门|哪些部门|什么部门|哪个单位|哪些单位|什么单位|哪家|由哪|牵头|负责|主管|找哪")
 _WHEN = re.compile(r"多久|多长时间|什么时候|啥时候?|何时|几点|几天|几个月|几年|期限|时限|截止|到期|有效期|哪天|几号|时间")
 _AMOUNT = re.compile(r"多少|几|标准|比例|金额|额度|上限|最高|最低|幅度")
+# "What do I bring": the papers a procedure asks for (办事指南 questions).
+_PAPER_WORDS = frozenset("材料 证件 资料 手续 证明 东西".split())
+_PAPERS = re.compile(r"(?:什么|哪些|啥|哪几样)(?:材料|证件|资料|手续|证明|东西)|(?:带|准备|提供|提交|拿)(?:什么|啥|哪些)")
 _WHETHER = re.compile(r"是否|能不能|可不可以|可以吗|能.*吗|会不会|有没有|要不要|需不需要|还保留吗|吗[？?]?$")
 
 _TIME_FACT = re.compile(r"\d{1,2}\s*[:：]\s*\d{2}|\d+\s*(?:个?工作日|个?小时|天|日|个?月|年|周)|[一二三四五六七八九十两]+\s*(?:个?工作日|个?小时|天|日|个月|年)|\d{4}年\d{1,2}月|即时|当日|当天")
+# A sentence naming papers to hand in (not the false ones a refusal rule speaks of).
+_PAPERS_FACT = re.compile(r"(?:提供|提交|携带|出具|凭|持)(?:(?!虚假|伪造)[^，。；]){0,24}?"
+                          r"(?:证件|证明|合同|凭证|材料|申请表|登记表|户口簿|身份证|结婚证|证书|承诺书)")
 _AMOUNT_FACT = re.compile(r"\d+(?:\.\d+)?\s*(?:%|元|万元|亿元|人|倍|次|项|个|岁|周岁|平方米)|[一二三四五六七八九十百千万两]+(?:元|万元|倍)")
 
 
@@ -57,8 +63,11 @@ def content_words(question: str, known: Callable[[str], bool] | None = None) -> 
     or it would weigh most of all in the coverage.
     """
     words = []
+    # "需要什么材料" asks for papers (the "papers" intent): 材料 names the kind
+    # of answer, as 多少钱 does, not the topic a passage must hold.
+    asked = _PAPER_WORDS if _PAPERS.search(question) else frozenset()
     for word in dict.fromkeys(tokenize(question, bigrams=False)):
-        if word in QUESTION_WORDS or (len(word) < 2 and not word.isdigit()):
+        if word in QUESTION_WORDS or word in asked or (len(word) < 2 and not word.isdigit()):
             continue
         if _CJK_ONLY.fullmatch(word) and not in_dictionary(word) and not (known and known(word)):
             words.extend(w for w in _unglued(word) if w not in words)
@@ -82,7 +91,7 @@ def _unglued(word: str) -> list[str]:
 
 
 def intents(question: str) -> set[str]:
-    """What kind of fact the question wants: who, when, amount, whether."""
+    """What kind of fact the question wants: who, when, amount, whether, papers (materials to bring)."""
     found = set()
     if _WHO.search(question):
         found.add("who")
@@ -92,6 +101,8 @@ def intents(question: str) -> set[str]:
         found.add("amount")
     if _WHETHER.search(question):
         found.add("whether")
+    if _PAPERS.search(question):
+        found.add("papers")
     return found
 
 
@@ -100,6 +111,8 @@ def has_fact_for(sentence: str, wanted: set[str]) -> bool:
     if "when" in wanted and _TIME_FACT.search(sentence):
         return True
     if "amount" in wanted and _AMOUNT_FACT.search(sentence):
+        return True
+    if "papers" in wanted and _PAPERS_FACT.search(sentence):
         return True
     return False
 

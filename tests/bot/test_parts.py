@@ -33,6 +33,8 @@ def test_an_unknown_word_without_function_characters_is_kept_as_topic() -> None:
     ("镇康县干部的政务公开知识培训由谁负责？", {"who"}),
     ("见习补贴每人每月多少？", {"amount"}),
     ("中介服务机构的资质资格审批现在还保留吗？", {"whether"}),
+    ("租房提取公积金要带什么证件", {"papers"}),
+    ("申请创业补贴需要提交哪些材料", {"papers"}),
 ])
 def test_intents(question: str, wanted: set[str]) -> None:
     assert intents(question) == wanted
@@ -144,3 +146,11 @@ def test_the_interpretation_goes_before_the_quote_is_cut() -> None:
     assert len(text) <= MAX_CHARS and source in text
     assert "【政策解读" not in text and text.startswith(quoted)
 
+
+
+def test_a_question_for_papers_is_answered_by_the_sentence_naming_them() -> None:
+    assert content_words("租房提取公积金需要什么材料") == ["租房", "提取", "公积金"]  # 材料 is the kind of answer
+    text = ("有下列情形之一的，不予办理租房提取：提供虚假租赁合同或者其他虚假证明材料的。"
+            "职工申请租房提取，应当提供本人有效身份证件；已婚的，还应当提供结婚证。")
+    picked = pick_sentences(text, ["租房", "提取"], {"papers"}, lambda w: 1.0, limit=40)
+    assert picked.startswith("职工申请租房提取，应当提供本人有效身份证件") and "虚假" not in picked
