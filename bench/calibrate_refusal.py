@@ -56,11 +56,11 @@ PAIRS = [
     (EVAL / "seed_dev.jsonl", "samples", OTHER),
     (EVAL / "ncp" / "questions.jsonl", "docs", WITHOUT_OWN),
 ]
-# The blind held-out file: its odd lines may calibrate (DEV_HALF=1), its even
-# lines are never looked at here; they measure the result.
-BLIND = ROOT / "samples" / "questions_blind.jsonl"
+# The blind held-out files: their odd lines may calibrate (DEV_HALF=1), their
+# even lines are never looked at here; they measure the result.
+BLIND = (ROOT / "samples" / "questions_blind.jsonl", ROOT / "samples" / "questions_blind2.jsonl")
 if os.environ.get("DEV_HALF"):
-    PAIRS.append((BLIND, "samples", OWN))
+    PAIRS += [(path, "samples", OWN) for path in BLIND]
 
 
 class Row(NamedTuple):
@@ -120,7 +120,7 @@ def main() -> None:
     rows: list[Row] = []
     for file, corpus, mode in PAIRS:
         questions = load_questions(file)
-        if file == BLIND:
+        if file in BLIND:
             questions = questions[0::2]
         if mode == WITHOUT_OWN:
             questions = [q for q in questions if "docid" in q]
