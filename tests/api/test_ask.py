@@ -219,3 +219,12 @@ def test_a_faq_resolves_only_the_departments_own_queue(client, keys) -> None:  #
     assert other.status_code == 201 and other.json()["resolved"] == 0
     groups = client.get("/api/v1/unanswered", headers=auth(keys["civil"])).json()["groups"]
     assert any(q["question_id"] == helped["question_id"] for g in groups for q in g["questions"])
+
+
+def test_question_length_is_counted_without_the_spaces(client) -> None:  # type: ignore[no-untyped-def]
+    padded = client.post("/api/v1/ask", json={"question": "医保" + " " * 600 + "怎么交"})
+    assert padded.status_code == 200
+    too_long = client.post("/api/v1/ask", json={"question": "问" * 501})
+    assert too_long.status_code == 422 and "问题过长（501字）" in too_long.json()["detail"]
+    empty = client.post("/api/v1/ask", json={"question": "   "})
+    assert empty.status_code == 422 and "问题不能为空" in empty.json()["detail"]
