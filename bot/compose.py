@@ -18,6 +18,12 @@ from knowledge.synonyms import SYNONYMS
 
 _ANSWER_MARK = re.compile(r"^(?:答|问)[:：]\s*")
 _NUMBERING = re.compile(r"^[（(]?[一二三四五六七八九十百零〇\d]+[)）、.．]?")
+# A sign-off (落款): an issuing body followed by the date, as at a document's end
+# ("…工作领导小组 2020年2月9日", "…劳动鉴定中心 二〇二〇年二月十一日"). It names the
+# document, which the source line does; it never answers.
+_SIGN_OFF = re.compile(r"(?:领导小组|人民政府|政府|办公室|办公厅|指挥部|委员会|中心|局|厅|委|部|院)\s*"
+                       r"(?:\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日|[〇○零一二三四五六七八九十]{4}年[一二三四五六七八九十]{1,3}月"
+                       r"[一二三四五六七八九十]{1,3}日)")
 # A heading longer than a title is a rule of its own ("（二）受理举报的部门应对举报人信息严格保密").
 TITLE_CHARS = 15
 AIM_CHARS = 400  # API.md: aim under 400 characters, never over 700
@@ -68,6 +74,8 @@ def pick_sentences(
             value *= 0.3  # the article's own short heading (主动回应关切) says little on its own
         if "牵头单位" in flat or "责任单位" in flat:
             value *= 0.5  # the units are given separately when asked for
+        if _SIGN_OFF.search(sentence):
+            value *= 0.1
         return value
 
     scored = [(score(s), i) for i, s in enumerate(candidates)]

@@ -36,13 +36,16 @@ _AMOUNT = re.compile(r"多少|几|标准|比例|金额|额度|上限|最高|最�
 # "What do I bring": the papers a procedure asks for (办事指南 questions).
 _PAPER_WORDS = frozenset("材料 证件 资料 手续 证明 东西".split())
 _PAPERS = re.compile(r"(?:什么|哪些|啥|哪几样)(?:材料|证件|资料|手续|证明|东西)|(?:带|准备|提供|提交|拿)(?:什么|啥|哪些)")
+# "How is it done": the steps of a procedure, which documents number (1．… 2．…).
+_STEPS = re.compile(r"流程|程序|步骤|手续怎么|怎么办理|如何办理|办理方式")
+_STEP_FACT = re.compile(r"^\s*(?:\d{1,2}\s*[．.、]|[（(]\d{1,2}[)）]|第[一二三四五六七八九十]步)")
 _WHETHER = re.compile(r"是否|能不能|可不可以|可以吗|能.*吗|会不会|有没有|要不要|需不需要|还保留吗|吗[？?]?$")
 
 _TIME_FACT = re.compile(r"\d{1,2}\s*[:：]\s*\d{2}|\d+\s*(?:个?工作日|个?小时|天|日|个?月|年|周)|[一二三四五六七八九十两]+\s*(?:个?工作日|个?小时|天|日|个月|年)|\d{4}年\d{1,2}月|即时|当日|当天")
 # A sentence naming papers to hand in (not the false ones a refusal rule speaks of).
 _PAPERS_FACT = re.compile(r"(?:提供|提交|携带|出具|凭|持)(?:(?!虚假|伪造)[^，。；]){0,24}?"
                           r"(?:证件|证明|合同|凭证|材料|申请表|登记表|户口簿|身份证|结婚证|证书|承诺书)")
-_AMOUNT_FACT = re.compile(r"\d+(?:\.\d+)?\s*(?:%|元|万元|亿元|人|倍|次|项|个|岁|周岁|平方米)|[一二三四五六七八九十百千万两]+(?:元|万元|倍)")
+_AMOUNT_FACT = re.compile(r"\d+(?:\.\d+)?\s*(?:%|元|万元|亿元|人|名|例|户|家|倍|次|项|个|岁|周岁|平方米)|[一二三四五六七八九十百千万两]+(?:元|万元|倍)")
 
 
 def normalize(text: str) -> str:
@@ -91,7 +94,8 @@ def _unglued(word: str) -> list[str]:
 
 
 def intents(question: str) -> set[str]:
-    """What kind of fact the question wants: who, when, amount, whether, papers (materials to bring)."""
+    """What kind of fact the question wants: who, when, amount, whether, papers (materials to bring),
+    steps (a procedure)."""
     found = set()
     if _WHO.search(question):
         found.add("who")
@@ -103,6 +107,8 @@ def intents(question: str) -> set[str]:
         found.add("whether")
     if _PAPERS.search(question):
         found.add("papers")
+    if _STEPS.search(question):
+        found.add("steps")
     return found
 
 
@@ -113,6 +119,8 @@ def has_fact_for(sentence: str, wanted: set[str]) -> bool:
     if "amount" in wanted and _AMOUNT_FACT.search(sentence):
         return True
     if "papers" in wanted and _PAPERS_FACT.search(sentence):
+        return True
+    if "steps" in wanted and _STEP_FACT.search(sentence):
         return True
     return False
 

@@ -35,6 +35,7 @@ def test_an_unknown_word_without_function_characters_is_kept_as_topic() -> None:
     ("中介服务机构的资质资格审批现在还保留吗？", {"whether"}),
     ("租房提取公积金要带什么证件", {"papers"}),
     ("申请创业补贴需要提交哪些材料", {"papers"}),
+    ("企业复工审批流程是什么", {"steps"}),
 ])
 def test_intents(question: str, wanted: set[str]) -> None:
     assert intents(question) == wanted
@@ -154,3 +155,14 @@ def test_a_question_for_papers_is_answered_by_the_sentence_naming_them() -> None
             "职工申请租房提取，应当提供本人有效身份证件；已婚的，还应当提供结婚证。")
     picked = pick_sentences(text, ["租房", "提取"], {"papers"}, lambda w: 1.0, limit=40)
     assert picked.startswith("职工申请租房提取，应当提供本人有效身份证件") and "虚假" not in picked
+
+
+def test_a_sign_off_is_never_the_quote_and_steps_are() -> None:
+    text = ("五、审批流程\n1．企业向所在地镇街提出复工申请，报送申报材料；\n2．镇街进行现场审核；\n3．核查通过后准予复工。\n"
+            "海陵区疫情防控工作领导小组 2020年2月9日")
+    words = ["海陵区", "复工", "审批", "流程"]
+    picked = pick_sentences(text, words, {"steps"}, lambda w: 1.0, label="五、审批流程", limit=60)
+    assert picked.startswith("1．企业向所在地镇街提出复工申请") and "领导小组" not in picked
+    signed = "办理业务时请佩戴口罩。咨询电话：8403-8327 东城区劳动鉴定中心 二〇二〇年二月十一日"
+    assert pick_sentences(signed, ["东城区", "劳动鉴定中心", "办理业务"], set(), lambda w: 1.0,
+                          limit=20) == "办理业务时请佩戴口罩。"
