@@ -24,6 +24,9 @@ _NUMBERING = re.compile(r"^[（(]?[一二三四五六七八九十百零〇\d]+[)
 _SIGN_OFF = re.compile(r"(?:领导小组|人民政府|政府|办公室|办公厅|指挥部|委员会|中心|局|厅|委|部|院)\s*"
                        r"(?:\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日|[〇○零一二三四五六七八九十]{4}年[一二三四五六七八九十]{1,3}月"
                        r"[一二三四五六七八九十]{1,3}日)")
+# The article's note of who carries it out, "(牵头单位:…;责任单位:…)", not a sentence
+# that merely speaks of 责任单位 ("对…处置不得力的涉事责任单位…予以约谈").
+_UNITS_NOTE = re.compile(r"(?:牵头单位|责任单位)[:：]")
 # A heading longer than a title is a rule of its own ("（二）受理举报的部门应对举报人信息严格保密").
 TITLE_CHARS = 15
 AIM_CHARS = 400  # API.md: aim under 400 characters, never over 700
@@ -72,8 +75,8 @@ def pick_sentences(
             value += 2.0
         if heading and flat.rstrip("。") == heading.rstrip("。") and len(_NUMBERING.sub("", heading)) <= TITLE_CHARS:
             value *= 0.3  # the article's own short heading (主动回应关切) says little on its own
-        if "牵头单位" in flat or "责任单位" in flat:
-            value *= 0.5  # the units are given separately when asked for
+        if _UNITS_NOTE.search(flat):
+            value *= 0.5  # the units line; they are given separately when asked for
         if _SIGN_OFF.search(sentence):
             value *= 0.1
         return value

@@ -25,7 +25,7 @@ QUESTION_WORDS: frozenset[str] = frozenset(
 _CJK_ONLY = re.compile(r"[\u4e00-\u9fff]+")
 # Characters that mark a run as glue (particles, auxiliaries, adverbs, pronouns,
 # measure words and verb complements), not a word of its own.
-_GLUE = frozenset("了个们的地得吗呢啊吧呀着过来去完满好到上下能要会想可就还都也才再最多更很太刚已没不别开拿找"
+_GLUE = frozenset("了个们的地得吗呢啊吧呀着过来去完满好到上下能要会想可就还都也才再最多更很太刚已没不别开拿找有是"
                   "把被给让从向在对和与跟或及等哪啥咋怎么这那我你他她它咱谁几每些次点首啦嘛哦")
 _SENTENCE_END = re.compile(r"(?<=[。！？!?；;])|\n+")
 _ITEM_START = re.compile(r"^\s*(?:[（(]?[一二三四五六七八九十\d]{1,3}[)）、.．])")

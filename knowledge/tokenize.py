@@ -8,6 +8,7 @@ so "几个工作日" still meets "30个工作日".
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import re
@@ -26,7 +27,10 @@ __all__ = ["TOKENIZER_VERSION", "STOPWORDS", "find_doc_numbers", "in_dictionary"
            "warm_up"]
 
 # Stored chunk tokens carry this version; a change re-tokenises them on open.
-TOKENIZER_VERSION = "2-bigrams"
+# It names the user dictionary's content too: a new policy term there changes
+# how passages are cut, so what is stored must be cut again.
+_USERDICT_DIGEST = hashlib.sha256(resources.files("knowledge").joinpath("userdict.txt").read_bytes()).hexdigest()
+TOKENIZER_VERSION = f"2-bigrams-{_USERDICT_DIGEST[:12]}"
 
 # Function words and question fillers only: BM25's idf already discounts
 # frequent content words, and dropping one wrongly loses recall for good.

@@ -281,3 +281,19 @@ def test_new_text_without_vectors_yet_outranks_unrelated_embedded_text(kb, servi
     assert "18摄氏度" in first.text
     kb.embed_pending()
     assert "18摄氏度" in Retriever(kb).search("供暖期间居民室内温度不得低于多少度", k=3)[0].text
+
+
+def test_passages_cut_by_an_older_dictionary_are_cut_again_on_open(kb, service, embedder) -> None:  # type: ignore[no-untyped-def]
+    from knowledge.tokenize import TOKENIZER_VERSION
+
+    service.ingest_bytes(HEATING.encode(), "heating.txt")
+    with kb.store.write() as conn:  # as a version with another user dictionary left them
+        conn.execute("UPDATE chunks SET tokens = '旧词'")
+        conn.execute("UPDATE state SET value = '2-bigrams-older' WHERE key = 'tokenizer'")
+    reopened = KnowledgeBase(kb.data_dir, embedder)
+    try:
+        assert reopened.store.get_state("tokenizer") == TOKENIZER_VERSION
+        hits = Retriever(reopened, use_dense=False).search("集中供暖期", k=3)
+        assert hits and "11月15日" in hits[0].text
+    finally:
+        reopened.store.close()
