@@ -114,6 +114,10 @@ def make_router(settings: Settings) -> APIRouter:
 
     def _authenticated_fields(body: bytes, sealed: bool, signature: str | None, msg_signature: str | None,
                               timestamp: str, nonce: str) -> dict[str, Any]:
+        if not sealed and envelope is None:
+            # Plaintext: the query's signature is all there is to check, so check it
+            # before the body is parsed at all.
+            check_signature(token, signature, timestamp, nonce)
         outer = parse_xml(body)
         if sealed and envelope is not None:
             encrypted = outer.get("Encrypt")

@@ -20,6 +20,8 @@ from api.wechat.security import Malformed
 # Real callbacks are a few hundred bytes (a 2048-byte text, sealed, stays
 # under 4 KiB); anything far larger is not from the platform.
 MAX_BODY_BYTES = 64 * 1024
+# Platform messages nest two levels at most (ScanCodeInfo, SendPicsInfo > PicList > item).
+MAX_DEPTH = 8
 
 
 def parse_xml(body: bytes | str) -> dict[str, Any]:
@@ -32,13 +34,15 @@ def parse_xml(body: bytes | str) -> dict[str, Any]:
         raise Malformed(f"unreadable XML: {type(exc).__name__}") from exc
     if root.tag != "xml":
         raise Malformed("root element is not <xml>")
-    return _children(root)
+    return _children(root, 1)
 
 
-def _children(element: Any) -> dict[str, Any]:
+def _children(element: Any, depth: int) -> dict[str, Any]:
+    if depth > MAX_DEPTH:  # deep nesting is an attack on the recursion, not a message
+        raise Malformed(f"XML nested deeper than {MAX_DEPTH} levels")
     out: dict[str, Any] = {}
     for child in element:
-        out[child.tag] = _children(child) if len(child) else (child.text or "")
+        out[child.tag] = _children(child, depth + 1) if len(child) else (child.text or "")
     return out
 
 

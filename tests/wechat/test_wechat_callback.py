@@ -86,6 +86,7 @@ HOSTILE = {
     "empty": b"",
     "binary": bytes(range(256)),
     "no type": b"<xml><FromUserName>oX</FromUserName></xml>",
+    "deep nesting": b"<xml>" + b"<a>" * 1000 + b"</a>" * 1000 + b"</xml>",  # recursion, not entities
 }
 
 
