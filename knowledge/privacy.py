@@ -14,21 +14,45 @@ _SEP = r"[-\s.]?"
 _ID_NUMBER = re.compile(rf"(?<!\d)(\d{{6}}){_SEP}\d{{8}}{_SEP}(\d{{3}}[\dXx])(?![\dXx])")
 _OLD_ID = re.compile(r"(?<!\d)(\d{6})\d{6}(\d{3})(?!\d)")
 _MOBILE = re.compile(rf"(?<![\d+])((?:\+?86|0086)?{_SEP}1[3-9]\d)({_SEP})\d{{4}}({_SEP})(\d{{4}})(?!\d)")
+# The 18 characters of an ID written in any grouping ("1101 0119 9003 0712 35").
+_GROUPED_ID = re.compile(r"(?<![\dXx])\d(?:[-\s.]?\d){16}[-\s.]?[\dXx](?![\dXx])")
+# Landlines: area code, then 7 or 8 digits (0571-88886666, (0571)88886666, 0571 8888 6666).
+_LANDLINE = re.compile(r"(?<!\d)([（(]?0\d{2,3}[)）]?)([-\s]?)(\d{3,4}[-\s]?\d{4})(?!\d)")
+# The words that introduce a number: searched with, they pull in "咨询电话" passages.
+_LABEL = re.compile(r"(?:我的|本人)?(?:联系电话|联系方式|电话号码|电话号|电话|手机号码|手机号|手机|座机|"
+                    r"身份证号码|身份证号|身份证|证件号码|证件号)(?:码)?(?:是|为|[:：])?\s*$")
 
 
 def _normalised(text: str) -> str:
     return text.translate(_WIDE_DIGITS) if any("０" <= ch <= "９" for ch in text) else text
 
 
+def _masked_id(match: re.Match[str]) -> str:
+    digits = "".join(ch for ch in match.group(0) if ch.isalnum())
+    return f"{digits[:6]}********{digits[-4:]}"
+
+
+def _masked_landline(match: re.Match[str]) -> str:
+    number = match.group(3)
+    return f"{match.group(1)}{match.group(2)}{'*' * (len(number) - 4)}{number[-4:]}"
+
+
 def mask(text: str) -> str:
-    """`110101199003071234` -> `110101********1234`; `13812345678` -> `138****5678`."""
+    """`110101199003071234` -> `110101********1234`; `13812345678` -> `138****5678`;
+    `0571-88886666` -> `0571-****6666`."""
     text = _normalised(text)
     text = _ID_NUMBER.sub(r"\1********\2", text)
+    text = _GROUPED_ID.sub(_masked_id, text)
     text = _OLD_ID.sub(r"\1******\2", text)
-    return _MOBILE.sub(r"\1\2****\3\4", text)
+    text = _MOBILE.sub(r"\1\2****\3\4", text)
+    return _LANDLINE.sub(_masked_landline, text)
 
 
 def strip_personal(text: str) -> str:
-    """The text without ID or phone numbers: they say nothing about policy and must not be searched with."""
+    """The text without ID or phone numbers, nor the words that introduce them ("我电话…"):
+    they say nothing about policy and must not be searched with."""
     text = _normalised(text)
-    return _MOBILE.sub(" ", _OLD_ID.sub(" ", _ID_NUMBER.sub(" ", text)))
+    for pattern in (_ID_NUMBER, _GROUPED_ID, _OLD_ID, _MOBILE, _LANDLINE):
+        text = pattern.sub("\x00", text)
+    parts = text.split("\x00")
+    return " ".join([_LABEL.sub("", part) for part in parts[:-1]] + parts[-1:])

@@ -79,6 +79,9 @@ def test_percent_encoded_numbers_in_a_request_line_are_masked(path: str) -> None
     ("138.1234.5678", "138.****.5678"),
     ("110101 19900307 1234", "110101********1234"),
     ("旧身份证110101900307123", "旧身份证110101******123"),
+    ("身份证 1101 0119 9003 0712 35", "身份证 110101********1235"),
+    ("电话0571-88886666", "电话0571-****6666"),
+    ("（0888）61234567", "（0888）****4567"),
 ])
 def test_mask_catches_the_ways_numbers_are_written(written: str, masked: str) -> None:
     assert mask(written) == masked
@@ -87,4 +90,6 @@ def test_mask_catches_the_ways_numbers_are_written(written: str, masked: str) ->
 def test_strip_personal_leaves_policy_numbers() -> None:
     from knowledge.privacy import strip_personal
 
-    assert strip_personal("我电话13812345678，补贴1500元，2024年7月1日") == "我电话 ，补贴1500元，2024年7月1日"
+    assert strip_personal("我电话13812345678，补贴1500元，2024年7月1日") == "我 ，补贴1500元，2024年7月1日"
+    assert strip_personal("身份证号：1101 0119 9003 0712 35，座机0571-88886666，创业担保贷款最多多少") == \
+        " ， ，创业担保贷款最多多少"
