@@ -25,6 +25,7 @@ from knowledge.errors import Invalid
 from knowledge.privacy import mask, strip_personal
 from knowledge.records import DocumentRecord
 from knowledge.retriever import Hit, Retriever
+from knowledge.synonyms import SYNONYMS
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +34,7 @@ CANDIDATES = 8  # passages weighed per question
 CONSIDERED = 5  # of which these may be preferred over the first for being in force
 RERANK_COVERAGE = 0.2
 RERANK_FACT = 0.1
+FOLLOW_FOCUS = 0.3  # a follow-up's own words, as much as staying on the previous document
 # Joins an interpretation chunk `ch` to its section `s`: the chunk holds the section's opening words.
 SECTION_OF_CHUNK = "AND length(s.answer) > 0 AND instr(ch.text, substr(s.answer, 1, 30)) > 0"
 STATUS_WORDS = {"repealed": "已废止", "expired": "已失效", "amended": "已被修订"}
@@ -70,7 +72,7 @@ class Bot:
             return answer
         previous = self.sessions.last(session_id)
         asked = " ".join(strip_personal(question).split()) or question
-        follow_up = previous is not None and is_follow_up(asked)
+        follow_up = previous is not None and is_follow_up(asked) and not self._changes_topic(asked, previous)
         query = f"{previous.question} {asked}" if follow_up and previous else asked
         answer, hit, reason = self._answer(asked, query, previous if follow_up else None)
         answer.question_id = self.questions.record(
@@ -95,16 +97,24 @@ class Bot:
         hits = self.retriever.search(query, k=CANDIDATES, status="all")
         words = content_words(query, self.kb.lexical.has_term)
         if previous and previous.document_id:
-            # The follow-up is about what was just answered, unless it clearly is not.
-            hits.sort(key=lambda h: -(h.score + (0.3 if h.document.id == previous.document_id else 0.0)))
+            # The follow-up is about what was just answered, and about what it adds
+            # ("那大学生呢？" after 新生儿: the 大学生 article of the same notice).
+            own = [w for w in content_words(question, self.kb.lexical.has_term) if w not in previous.question]
+            for hit in hits:
+                hit.score += 0.3 if hit.document.id == previous.document_id else 0.0
+                hit.score += FOLLOW_FOCUS * weigh(own, hit, self.kb.lexical.idf).coverage if own else 0.0
+            hits.sort(key=lambda h: -h.score)
         if not hits or not words:
             return self._refuse(0.0), None, "no_evidence"
         idf = self.kb.lexical.idf
         wanted = intents(question)
         topic = words
         if previous and hits[0].document.id == previous.document_id:
-            # A follow-up's own words are generic (条件, 多久): the topic is the previous turn's.
-            topic = content_words(previous.question, self.kb.lexical.has_term) or words
+            # A follow-up's own words are mostly generic (条件, 多久): the topic is the previous
+            # turn's, with what the follow-up names that the document holds (那大学生呢？ -> 大学生).
+            held = [w for w in content_words(question, self.kb.lexical.has_term)
+                    if w not in previous.question and weigh([w], hits[0], idf).coverage > 0]
+            topic = held + (content_words(previous.question, self.kb.lexical.has_term) or words)
         weighed = [(hit, weigh(topic, hit, idf, wanted)) for hit in hits[:CONSIDERED]]
         hit, evidence = self._choose(weighed)
         companion = None
@@ -119,6 +129,26 @@ class Bot:
         if elsewhere:
             return self._refuse(confidence, "、".join(elsewhere)), hit, "other_place"
         return self._compose(question, words, wanted, hit, evidence, companion), hit, None
+
+    def _changes_topic(self, asked: str, previous: Turn) -> bool:
+        """A question worded like a follow-up that names what another document is about and the
+        previous one never mentions ("怎么提取公积金？" after a medical-insurance answer)."""
+        if not previous.document_id:
+            return False
+        own = [w for w in content_words(asked, self.kb.lexical.has_term) if w not in previous.question]
+        for word in own:
+            forms = [word, *SYNONYMS.get(word, ())]
+            found = " OR ".join("instr(x, ?) > 0" for _ in forms)
+            rows = self.store.read(
+                f"SELECT document_id = ? AS same FROM (SELECT id AS document_id, title AS x FROM documents "
+                f"UNION ALL SELECT document_id, label AS x FROM articles UNION ALL "
+                f"SELECT document_id, text AS x FROM articles WHERE document_id = ?) WHERE {found}",
+                (previous.document_id, previous.document_id, *forms),
+            )
+            # Named in another document's title or headings, nowhere in the previous one.
+            if rows and not any(r["same"] for r in rows):
+                return True
+        return False
 
     def _governing_article(self, interpretation: Hit, found: Evidence, weighed: list[tuple[Hit, Evidence]],
                            topic: list[str], wanted: set[str]) -> tuple[Hit, Evidence] | None:

@@ -103,3 +103,15 @@ def test_empty_or_overlong_question_is_refused_with_a_reason(samples_bot, questi
     with pytest.raises(Invalid) as caught:
         samples_bot.ask(question)
     assert "问题" in caught.value.message
+
+
+def test_a_new_topic_in_follow_up_words_is_a_new_question(samples_bot) -> None:  # type: ignore[no-untyped-def]
+    first = samples_bot.ask("城乡居民医保每年交多少钱？", session_id="citizen-3")
+    assert first.answered
+    switched = samples_bot.ask("怎么提取公积金？", session_id="citizen-3")
+    assert not switched.answered or "公积金" in switched.citations[0].document.title
+    newborn = samples_bot.ask("新生儿怎么参保？", session_id="citizen-4")
+    assert newborn.answered and "新生儿" in newborn.answer
+    student = samples_bot.ask("那大学生呢？", session_id="citizen-4")
+    assert student.answered and "大学生" in student.answer
+    assert student.citations[0].document.id == newborn.citations[0].document.id
