@@ -294,6 +294,13 @@ class KnowledgeService:
         old = changes.get("supersedes")
         if old is not None:
             self._check_supersedes(doc_id, old, actor)
+        if changes.get("status") == "current" and doc.status != "current":
+            successor = self.store.read("SELECT title, doc_number FROM documents WHERE supersedes = ? "
+                                        "AND status = 'current' LIMIT 1", (doc_id,))
+            if successor:
+                named = f"《{successor[0]['title']}》{successor[0]['doc_number'] or ''}"
+                raise Invalid(f"{named}已取代本文件，本文件不能恢复为现行；如确需恢复，请先在新文件上"
+                              f"取消取代关系（supersedes 设为 null）。")
         if not changes:
             return doc
         columns = {("issuers" if name == "issuer" else name): value for name, value in changes.items()}
@@ -303,7 +310,7 @@ class KnowledgeService:
             sets = ", ".join(f"{name} = ?" for name in columns)
             conn.execute(f"UPDATE documents SET {sets}, updated_at = ? WHERE id = ?",
                          (*columns.values(), now(), doc_id))
-            if changes.get("supersedes") and changes["supersedes"] != doc.supersedes:
+            if changes.get("supersedes"):  # sent again, it repeals again (the old one may have been restored)
                 # The document this one replaces is no longer in force, nor what it prints.
                 for replaced in self.store.descendants(changes["supersedes"]):
                     conn.execute("UPDATE documents SET status = 'repealed', updated_at = ? WHERE id = ? "

@@ -343,3 +343,22 @@ def test_blank_queries_are_422_in_chinese(client) -> None:  # type: ignore[no-un
     bad_k = client.get("/api/v1/search", params={"q": "医保", "k": 51}).json()
     assert bad_k["detail"].startswith("请求参数有误：返回条数 k不能大于 50")
     assert bad_k["errors"][0]["field"] == "k" and bad_k["errors"][0]["message"]
+
+
+def test_a_superseded_policy_cannot_be_made_current_while_its_successor_stands(client, keys) -> None:  # type: ignore[no-untyped-def]
+    headers = auth(keys["civil"])
+    old = upload(client, keys["civil"]).json()
+    new = upload(client, keys["civil"], DIBAO.replace("820元", "900元").replace("〔2024〕", "〔2025〕"),
+                 name="dibao-2025.txt").json()
+    assert client.patch(f"/api/v1/documents/{new['id']}", json={"supersedes": old["id"]},
+                        headers=headers).status_code == 200
+    assert client.get(f"/api/v1/documents/{old['id']}").json()["status"] == "repealed"
+    restored = client.patch(f"/api/v1/documents/{old['id']}", json={"status": "current"}, headers=headers)
+    assert restored.status_code == 422 and "已取代本文件" in restored.json()["detail"]
+    # Undo the link, restore, and link again: sending the same supersedes repeals it again.
+    client.patch(f"/api/v1/documents/{new['id']}", json={"supersedes": None}, headers=headers)
+    assert client.patch(f"/api/v1/documents/{old['id']}", json={"status": "current"},
+                        headers=headers).status_code == 200
+    client.patch(f"/api/v1/documents/{new['id']}", json={"supersedes": old["id"]}, headers=headers)
+    client.patch(f"/api/v1/documents/{new['id']}", json={"supersedes": old["id"]}, headers=headers)
+    assert client.get(f"/api/v1/documents/{old['id']}").json()["status"] == "repealed"
