@@ -15,7 +15,7 @@ from typing import Any
 from bot.answer import Answer, Handoff
 from bot.compose import Units, compose, pick_sentences, source_line
 from bot.dialogue import Sessions, Turn, is_follow_up
-from bot.evidence import Evidence, calibration_for, weigh
+from bot.evidence import COVERAGE_ONLY, Evidence, calibration_for, weigh
 from bot.llm import Rephraser
 from bot.questions import QuestionLog
 from bot.smalltalk import reply_for
@@ -122,8 +122,13 @@ class Bot:
             governing = self._governing_article(hit, evidence, weighed, topic, wanted)
             if governing is not None:
                 companion, (hit, evidence) = hit, governing
-        confidence = evidence.confidence(self.calibration)
-        if confidence < self.calibration.threshold:
+        calibration = self.calibration
+        if hit.cosine is None and hit.chunk_id in self.kb.pending:
+            # Stored a moment ago (a new FAQ, a fresh upload): no similarity to weigh yet,
+            # so judged on its words alone, as an uncalibrated embedder is.
+            calibration = COVERAGE_ONLY
+        confidence = evidence.confidence(calibration)
+        if confidence < calibration.threshold:
             return self._refuse(confidence), hit, "weak_evidence"
         elsewhere = self._foreign_places(query, hit)
         if elsewhere:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import pytest
 
@@ -115,3 +116,26 @@ def test_a_new_topic_in_follow_up_words_is_a_new_question(samples_bot) -> None: 
     student = samples_bot.ask("那大学生呢？", session_id="citizen-4")
     assert student.answered and "大学生" in student.answer
     assert student.citations[0].document.id == newborn.citations[0].document.id
+
+
+def test_a_new_faq_answers_before_its_vector_is_computed(tmp_path: Path) -> None:
+    # The calibrated default embedder weighs similarity; a passage without a vector has none yet.
+    from bot.service import Bot
+    from knowledge.base import KnowledgeBase
+    from knowledge.embedders import BundledE5Embedder
+    from knowledge.retriever import Retriever
+    from knowledge.service import KnowledgeService
+    from tests.texts import DIBAO
+
+    base = KnowledgeBase(tmp_path / "data", BundledE5Embedder())
+    try:
+        service = KnowledgeService(base)
+        service.ingest_bytes(DIBAO.encode(), "dibao.txt")
+        base.embed_pending()
+        civil, _key = base.store.add_department("青川市民政局")
+        service.add_faq("临时救助怎么申请？", "临时救助由申请人向户籍所在地乡镇（街道）提出，急难情况可先行救助。", civil)
+        assert base.pending  # the FAQ's vector is not there yet
+        answer = Bot(base, Retriever(base)).ask("临时救助怎么申请？")
+        assert answer.answered and "乡镇（街道）提出" in answer.answer
+    finally:
+        base.store.close()
