@@ -124,7 +124,8 @@ async function openDocument(id, hit = null) {
   });
   const children = (doc.children || []).map((child) =>
     el("li", {}, el("button", { type: "button", class: "link", onclick: () => openDocument(child.id) }, docName(child))));
-  dialogBody.replaceChildren(
+  // replaceChildren, unlike el(), would print a null as the text "null".
+  dialogBody.replaceChildren(...[
     el("dl", { class: "meta" },
       meta("状态", STATUS[doc.status] || doc.status), meta("文号", doc.doc_number), meta("发文机关", doc.issuer),
       meta("起草（解读）部门", doc.drafting_department), meta("发布日期", doc.publish_date),
@@ -138,7 +139,8 @@ async function openDocument(id, hit = null) {
     el("section", { class: "articles" }, el("h3", {}, `条文（${articles.length}）`), articles),
     el("section", { class: "interpretations" },
       el("h3", {}, "政策解读"),
-      interps.length ? interps : el("p", { class: "muted" }, "该文件暂无政策解读。")));
+      interps.length ? interps : el("p", { class: "muted" }, "该文件暂无政策解读。")),
+  ].filter(Boolean));
   if (target) {
     target.classList.add("target");
     target.scrollIntoView({ block: "center" });

@@ -46,6 +46,7 @@ def test_agent_search_highlights_filters_and_opens_the_whole_article(page, live_
     marked = find(page, "#doc-body .qa.target")
     assert marked.text.startswith("问：") and hit.find_element("css selector", ".passage").text[2:20] in marked.text
     assert "《《" not in page.find_element("id", "doc-body").text
+    assert "null" not in page.find_element("id", "doc-body").text  # a missing part prints nothing
     page.find_element("id", "close-dialog").click()
 
     from selenium.webdriver.support.ui import Select
