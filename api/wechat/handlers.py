@@ -82,15 +82,15 @@ def question(ctx: Context, content: str) -> Outcome:
     asked = content.strip()
     if not asked:
         return text(texts.EMPTY_QUESTION)
-    if asked in texts.HUMAN_COMMANDS:
+    if texts.wants_human(asked):
         logger.info("WeChat user %s asked for human customer service (message %s)", ctx.openid, ctx.key)
         return TRANSFER
     if asked in texts.DETAIL_COMMANDS:
         return ctx.channel.detail(ctx.openid)
     if asked in texts.FETCH_COMMANDS:
         fetched = ctx.channel.fetch(ctx.openid)
-        if fetched is not None:
-            return fetched
+        # "1" with nothing owed is not a question for the bot (nor for the hot list).
+        return fetched if fetched is not None else text(texts.NOTHING_TO_FETCH)
     return ctx.channel.ask(ctx.key, ctx.openid, asked)
 
 

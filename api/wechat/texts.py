@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+import re
+
 FETCH_COMMANDS = {"1", "１", "答案", "获取答案"}
 DETAIL_COMMANDS = {"详情", "详细", "全文", "查看详情"}
 HUMAN_COMMANDS = {"转人工", "人工", "人工客服", "人工服务"}
+_NOT_WORDS = re.compile(r"[\s，。！？!?,.~～、]+")
+_ASKS_FOR = re.compile(r"^(?:我要|我想|请|请帮我|帮我|麻烦)?(?:转|找|联系)?(?:人工|人工客服|人工服务|客服)(?:吧|啊|呀)?$")
+
+
+def wants_human(message: str) -> bool:
+    """转人工, and the short ways people say it: 我要转人工, 转人工客服, 请转人工服务, 找客服."""
+    words = _NOT_WORDS.sub("", message)
+    return words in HUMAN_COMMANDS or bool(_ASKS_FOR.match(words)) or (
+        len(words) <= 8 and "转人工" in words)
 
 WELCOME = (
     "您好，欢迎关注！这里可以查询本地政策和官方解读。\n"

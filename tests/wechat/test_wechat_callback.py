@@ -181,6 +181,17 @@ def test_human_handoff_uses_the_transfer_reply_and_is_logged(  # type: ignore[no
         reply = platform.read(platform.post(safe_client, text_xml(openid, "转人工")))
     assert reply["MsgType"] == "transfer_customer_service" and reply["ToUserName"] == openid
     assert any("human customer service" in r.getMessage() and openid in r.getMessage() for r in caplog.records)
+    for said in ("我要转人工", "转人工客服！", "找客服"):
+        assert platform.read(platform.post(safe_client, text_xml(openid, said)))["MsgType"] == \
+            "transfer_customer_service", said
+
+
+def test_fetching_with_nothing_owed_says_so_and_asks_nothing(plain_client) -> None:  # type: ignore[no-untyped-def]
+    platform, openid = Platform(), new_openid()
+    reply = platform.read(platform.post(plain_client, text_xml(openid, "1")))
+    assert reply["Content"] == "目前没有待获取的答案。请直接发送您的问题。"
+    asked = plain_client.app.state.kb.store.read("SELECT count(*) AS n FROM questions WHERE question = '1'")
+    assert asked[0]["n"] == 0
 
 
 def test_identity_and_phone_numbers_are_masked_in_logs(  # type: ignore[no-untyped-def]

@@ -143,10 +143,11 @@ def test_an_owed_answer_comes_with_the_next_question(build_app) -> None:  # type
         assert "owed" not in status(app, openid)
 
 
-def test_1_without_anything_owed_is_an_ordinary_message(build_app) -> None:  # type: ignore[no-untyped-def]
+def test_1_without_anything_owed_is_answered_without_the_bot(build_app) -> None:  # type: ignore[no-untyped-def]
     with slow_server(build_app, delay=0.0) as (url, app):
         platform, openid = Platform(), new_openid()
         attempt, response = deliver(url, platform, text_xml(openid, "1", new_msg_id()))
         assert attempt == 1 and response is not None
-        # Handed to the bot like any text (the bot may ask for more detail or hand off).
-        assert app.state.bot.calls == 1 and platform.read(response)["MsgType"] == "text"
+        # Not a question: it would be logged, queued and counted as one.
+        reply = platform.read(response)
+        assert app.state.bot.calls == 0 and reply["MsgType"] == "text" and "没有待获取的答案" in reply["Content"]
