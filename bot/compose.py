@@ -27,6 +27,7 @@ _SIGN_OFF = re.compile(r"(?:领导小组|人民政府|政府|办公室|办公厅
 # The article's note of who carries it out, "(牵头单位:…;责任单位:…)", not a sentence
 # that merely speaks of 责任单位 ("对…处置不得力的涉事责任单位…予以约谈").
 _UNITS_NOTE = re.compile(r"(?:牵头单位|责任单位)[:：]")
+_UNITS_PAREN = re.compile(r"[（(]\s*(?:牵头单位|责任单位)\s*[:：][^（）()]*[）)]")
 # A heading longer than a title is a rule of its own ("（二）受理举报的部门应对举报人信息严格保密").
 TITLE_CHARS = 15
 AIM_CHARS = 400  # API.md: aim under 400 characters, never over 700
@@ -61,6 +62,9 @@ def pick_sentences(
     run into its first sentence) is read without it: the source line names
     the document, and the title's words say nothing about which sentence answers.
     """
+    # The units note is given on its own when asked for; split at its "；" it would
+    # leave a dangling "（牵头单位：市人社局；" in the quote.
+    text = _UNITS_PAREN.sub("", text)
     candidates = [_without_prefix(_ANSWER_MARK.sub("", s), title) for s in sentences(text)]
     candidates = [s for s in candidates if s]
     if not candidates:
@@ -105,7 +109,18 @@ def pick_sentences(
             chosen.add(index)
             length += len(candidates[index])
     quoted = "".join(candidates[i] for i in sorted(chosen))
-    return quoted if len(quoted) <= limit else quoted[: limit - 1] + "…"
+    return quoted if len(quoted) <= limit else _cut(quoted, limit)
+
+
+def _cut(text: str, limit: int) -> str:
+    """The text cut to ``limit`` at the last clause end before it, never inside a number or date."""
+    room = text[: limit - 1]
+    end = max(room.rfind(mark) for mark in "，、；：,;")
+    if end >= limit // 2:
+        return room[: end] + "…"
+    while room and (room[-1].isdigit() or room[-1] in "年月日号.％%"):
+        room = room[:-1]  # "截至2025年12月3…" would misstate the date
+    return room + "…"
 
 
 def _without_prefix(sentence: str, title: str | None) -> str:

@@ -166,3 +166,12 @@ def test_a_sign_off_is_never_the_quote_and_steps_are() -> None:
     signed = "办理业务时请佩戴口罩。咨询电话：8403-8327 东城区劳动鉴定中心 二〇二〇年二月十一日"
     assert pick_sentences(signed, ["东城区", "劳动鉴定中心", "办理业务"], set(), lambda w: 1.0,
                           limit=20) == "办理业务时请佩戴口罩。"
+
+
+def test_quotes_drop_the_units_note_and_are_cut_at_a_clause_end() -> None:
+    text = "（三）稳岗返还。失业保险稳岗返还按60%返还，单位无需提出申请。（牵头单位：市人社局；责任单位：市财政局）"
+    picked = pick_sentences(text, ["稳岗返还"], {"amount"}, lambda w: 1.0)
+    assert "牵头单位" not in picked and "60%" in picked
+    long = "申请时间为2024年7月1日至2025年12月31日，逾期不予受理，请申请人按时提交材料并保持联系方式畅通。"
+    cut = pick_sentences(long, ["申请时间"], {"when"}, lambda w: 1.0, limit=30)
+    assert cut == "申请时间为2024年7月1日至2025年12月31日…"
