@@ -87,7 +87,7 @@ def check_rephrasing(output: str, draft: str, sources: Sequence[str]) -> Rejecti
         rejection = check(text, draft, evidence)
         if rejection is not None:
             return rejection
-    return _numbers_known(text, evidence)
+    return _numbers_known(text, evidence) or _numbers_stay_put(text, evidence)
 
 
 def _source_line_kept(text: str, draft: str, evidence: list[str]) -> Rejection | None:
@@ -99,6 +99,10 @@ def _source_line_kept(text: str, draft: str, evidence: list[str]) -> Rejection |
     for department in _departments(line):
         if department not in text:
             return Rejection("source department dropped", department)
+    # The prompt asks for it unchanged: a 文号 or article swapped inside it would credit
+    # the text to another document (a repealed notice's words to its successor).
+    if normalize(line) not in text:
+        return Rejection("source line changed", line)
     return None
 
 
@@ -191,6 +195,37 @@ def _numbers_known(text: str, evidence: list[str]) -> Rejection | None:
         # occur with that unit, so 30日 cannot become 30个工作日.
         if (unit and (value, unit) not in known) or (not unit and value not in known_values):
             return Rejection("unknown number", span)
+    return None
+
+
+_CLAUSE_END = re.compile(r"[,，。；;！？!?:：\n]")
+_NOT_CJK = re.compile(r"[^\u4e00-\u9fff]")
+
+
+def _bigrams(clause: str) -> set[str]:
+    cjk = _NOT_CJK.sub("|", clause)
+    return {cjk[i:i + 2] for i in range(len(cjk) - 1) if "|" not in cjk[i:i + 2]}
+
+
+def _numbers_stay_put(text: str, evidence: list[str]) -> Rejection | None:
+    """A number must stay with what it counts: a clause worded like one source clause
+    may not carry a value that clause does not give for the same unit ("个人缴费每人每年670元"
+    when 670元 is the government's share and the individual's is 400元)."""
+    clauses = [(c, _bigrams(c), set(number_keys(c))) for e in evidence for c in _CLAUSE_END.split(e) if c]
+    for clause in _CLAUSE_END.split(text):
+        keys = {key: span for key, span in number_keys(clause).items() if key[1]}
+        grams = _bigrams(clause)
+        if not keys or len(grams) < 4 or not clauses:
+            continue
+        shared = max(len(grams & c[1]) for c in clauses)
+        if shared < 3 or shared < 0.4 * len(grams):
+            continue  # reworded beyond matching any one clause: nothing to compare with
+        closest = [c for c in clauses if len(grams & c[1]) == shared]
+        for key, span in keys.items():
+            if any(key in c[2] for c in closest):
+                continue
+            if any(unit == key[1] for c in closest for _value, unit in c[2]):
+                return Rejection("number moved to another clause", span)
     return None
 
 

@@ -353,3 +353,23 @@ def test_the_bot_uses_a_checked_rephrasing_and_falls_back_to_its_own_answer(
 
     fake_llm.reply(extractive + "\n另外还可领取9999元创业奖励。")
     assert with_llm.ask(question).answer == extractive
+
+
+MEDICAL = "（一）2025年度居民医保个人缴费标准为每人每年400元，各级财政补助标准为每人每年不低于670元。"
+MEDICAL_SOURCE = "——依据《青川市居民医保参保缴费通知》（青医保发〔2024〕7号）（一）；起草部门：青川市医疗保障局。"
+MEDICAL_DRAFT = "2025年度居民医保个人缴费标准为每人每年400元，各级财政补助标准为每人每年不低于670元。\n" + MEDICAL_SOURCE
+
+
+def test_a_number_moved_to_another_clause_is_rejected() -> None:
+    faithful = "2025年度个人每人每年交400元，财政每人每年补助不低于670元。\n" + MEDICAL_SOURCE
+    assert check_rephrasing(faithful, MEDICAL_DRAFT, [MEDICAL]) is None
+    swapped = "2025年度居民医保个人缴费标准为每人每年670元。\n" + MEDICAL_SOURCE
+    rejection = check_rephrasing(swapped, MEDICAL_DRAFT, [MEDICAL])
+    assert rejection is not None and rejection.reason == "number moved to another clause"
+
+
+def test_the_source_line_must_stay_as_it_is() -> None:
+    body = "2025年度个人每人每年交400元。\n"
+    moved = body + MEDICAL_SOURCE.replace("青医保发〔2024〕7号", "青医保发〔2023〕5号")
+    rejection = check_rephrasing(moved, MEDICAL_DRAFT, [MEDICAL, "青医保发〔2023〕5号"])
+    assert rejection is not None and rejection.reason == "source line changed"
