@@ -18,8 +18,8 @@ from bot.dialogue import Sessions, Turn, is_follow_up
 from bot.evidence import COVERAGE_ONLY, Evidence, calibration_for, weigh
 from bot.llm import Rephraser
 from bot.questions import QuestionLog
-from bot.smalltalk import reply_for
-from bot.text import content_words, intents, normalize, place_names
+from bot.smalltalk import is_courtesy, reply_for
+from bot.text import content_words, intents, normalize, place_names, policy_year
 from knowledge.base import KnowledgeBase
 from knowledge.errors import Invalid
 from knowledge.privacy import mask, strip_personal
@@ -34,6 +34,7 @@ CANDIDATES = 8  # passages weighed per question
 CONSIDERED = 5  # of which these may be preferred over the first for being in force
 RERANK_COVERAGE = 0.2
 RERANK_FACT = 0.1
+RERANK_YEAR = 0.2  # the passage is about the policy year asked for
 FOLLOW_FOCUS = 0.3  # a follow-up's own words, as much as staying on the previous document
 # Joins an interpretation chunk `ch` to its section `s`: the chunk holds the section's opening words.
 SECTION_OF_CHUNK = "AND length(s.answer) > 0 AND instr(ch.text, substr(s.answer, 1, 30)) > 0"
@@ -66,7 +67,8 @@ class Bot:
             raise Invalid(f"问题过长（{len(question)}字），请精简到{MAX_QUESTION}字以内。")
         small = reply_for(question)
         if small is not None:
-            answer = Answer("", False, small, [], self._handoff(), [], 0.0)
+            # Chit-chat is declined with the hotline; a greeting or thanks needs none.
+            answer = Answer("", False, small, [], None if is_courtesy(question) else self._handoff(), [], 0.0)
             answer.question_id = self.questions.record(question, channel, session_id, False, "not_a_question",
                                                        None, None, 0.0)
             return answer
@@ -116,7 +118,7 @@ class Bot:
                     if w not in previous.question and weigh([w], hits[0], idf).coverage > 0]
             topic = held + (content_words(previous.question, self.kb.lexical.has_term) or words)
         weighed = [(hit, weigh(topic, hit, idf, wanted)) for hit in hits[:CONSIDERED]]
-        hit, evidence = self._choose(weighed)
+        hit, evidence = self._choose(weighed, policy_year(question))
         companion = None
         if hit.kind == "interpretation":
             governing = self._governing_article(hit, evidence, weighed, topic, wanted)
@@ -177,23 +179,30 @@ class Bot:
                 return hit, evidence
         return None
 
-    def _choose(self, weighed: list[tuple[Hit, Evidence]]) -> tuple[Hit, Evidence]:
+    def _choose(self, weighed: list[tuple[Hit, Evidence]], year: str | None = None) -> tuple[Hit, Evidence]:
         """The best-supported passage, and one in force over a repealed one that answers no better.
 
         The candidates are re-ranked by their search score plus what the
         evidence adds: how much of the question they cover, and whether they
         state the amount or time asked for (weights measured on all sets,
-        docs/benchmarks.md).
+        docs/benchmarks.md). A question about one policy year ("2024年度")
+        is answered by a passage about that year, even a repealed one (behind
+        its warning), rather than by the current rule for another year.
         """
+        def names_year(hit: Hit) -> bool:
+            return bool(year) and year in normalize(hit.text)
+
         weighed = sorted(weighed, key=lambda item: -(item[0].score + RERANK_COVERAGE * item[1].coverage
-                                                      + RERANK_FACT * (not item[1].fact_missing)))
+                                                      + RERANK_FACT * (not item[1].fact_missing)
+                                                      + RERANK_YEAR * names_year(item[0])))
         first, first_evidence = weighed[0]
         if first.document.status == "current":
             return first, first_evidence
         for hit, evidence in weighed[1:]:
             confidence = evidence.confidence(self.calibration)
             if (hit.document.status == "current" and confidence >= self.calibration.threshold
-                    and confidence >= first_evidence.confidence(self.calibration) - 0.1):
+                    and confidence >= first_evidence.confidence(self.calibration) - 0.1
+                    and (names_year(hit) or not names_year(first))):
                 return hit, evidence
         return first, first_evidence
 
@@ -271,12 +280,14 @@ class Bot:
         out = []
         if doc.status != "current":
             what = STATUS_WORDS.get(doc.status, doc.status)
-            line = f"《{doc.title}》{what}"
+            # The 文号 tells two years' notices of the same title apart.
+            line = f"《{doc.title}》" + (f"（{doc.doc_number}）" if doc.doc_number else "") + what
             if doc.status == "expired" and doc.expiry_date:
                 line += f"（有效期至{doc.expiry_date}）"
             line += "，以下内容仅供了解，不能作为现行政策依据"
             successor = self._successor(doc)
-            line += f"；现行文件为《{successor.title}》{successor.doc_number or ''}。" if successor else "。"
+            line += (f"；现行文件为《{successor.title}》" + (f"（{successor.doc_number}）" if successor.doc_number else "")
+                     + "。") if successor else "。"
             out.append(line)
         elif doc.effective_date and doc.effective_date > date.today().isoformat():
             out.append(f"《{doc.title}》自{doc.effective_date}起施行，目前尚未生效。")

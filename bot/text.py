@@ -125,6 +125,15 @@ def has_fact_for(sentence: str, wanted: set[str]) -> bool:
     return False
 
 
+_POLICY_YEAR = re.compile(r"(20\d{2})\s*年度")
+
+
+def policy_year(question: str) -> str | None:
+    """The policy year a question asks about ("2024年度"), as passages write it."""
+    found = _POLICY_YEAR.search(unicodedata.normalize("NFKC", question))
+    return f"{found.group(1)}年度" if found else None
+
+
 def place_names(text: str) -> list[str]:
     """Place names (jieba's ``ns`` tag) in a question: 北京市, 湖南, 镇康县."""
     return list(dict.fromkeys(w.word for w in _tagger().cut(text) if w.flag == "ns" and len(w.word) >= 2))
