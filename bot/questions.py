@@ -11,7 +11,7 @@ from collections import Counter, defaultdict
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from bot.text import normalize
+from bot.text import normalize, place_names
 from knowledge.errors import NotFound
 from knowledge.privacy import mask
 from knowledge.records import Department
@@ -30,6 +30,9 @@ def _bigrams(text: str) -> set[str]:
 
 
 def similarity(a: str, b: str) -> float:
+    """How alike two wordings are; questions about different places are different questions."""
+    if set(place_names(a)) != set(place_names(b)):
+        return 0.0
     x, y = _bigrams(a), _bigrams(b)
     return len(x & y) / len(x | y) if x | y else 0.0
 

@@ -245,7 +245,10 @@ class Bot:
         warnings = self._warnings(doc)
         lead = ""
         units = self._units(hit)
-        if "who" in wanted and units:
+        if "who" in wanted and "解读" in question and "解读" not in hit.text:
+            # "谁来解读 / 解读材料谁来写": 谁起草、谁解读, answered from the knowledge base's records.
+            lead = self._interpreter(doc)
+        elif "who" in wanted and units:
             lead = units.sentence()
         label = hit.article.get("label") if hit.article else None
         text = hit.text.split("答：", 1)[1] if hit.kind == "faq" and "答：" in hit.text else hit.text
@@ -318,6 +321,18 @@ class Bot:
             return Units([], [])
         lead = json.loads(rows[0]["lead_units"])
         return Units(lead, [u for u in json.loads(rows[0]["responsible_units"]) if u not in lead])
+
+    def _interpreter(self, doc: DocumentRecord) -> str:
+        """Who interprets this document: its published interpretation's department, else its drafter."""
+        rows = self.store.read("SELECT title, department FROM interpretations WHERE document_id = ? "
+                               "ORDER BY publish_date DESC LIMIT 1", (doc.id,))
+        if rows:
+            title = rows[0]["title"]
+            title = title if "《" in title else f"《{title}》"
+            return f"本文件的政策解读由{rows[0]['department']}负责，已发布{title}。"
+        if doc.drafting_department:
+            return f"按照“谁起草、谁解读”的原则，本文件的政策解读由起草部门{doc.drafting_department}负责。"
+        return ""
 
     def _faq_department(self, hit: Hit) -> str | None:
         rows = self.store.read("SELECT f.department FROM chunks c JOIN faqs f ON f.id = c.faq_id WHERE c.id = ?",

@@ -136,7 +136,12 @@ def policy_year(question: str) -> str | None:
 
 def place_names(text: str) -> list[str]:
     """Place names (jieba's ``ns`` tag) in a question: 北京市, 湖南, 镇康县."""
-    return list(dict.fromkeys(w.word for w in _tagger().cut(text) if w.flag == "ns" and len(w.word) >= 2))
+    return list(_place_names(text))
+
+
+@lru_cache(maxsize=4096)  # grouping the question log compares each wording many times
+def _place_names(text: str) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(w.word for w in _tagger().cut(text) if w.flag == "ns" and len(w.word) >= 2))
 
 
 @lru_cache(maxsize=1)

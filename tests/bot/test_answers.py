@@ -144,3 +144,11 @@ def test_a_new_faq_answers_before_its_vector_is_computed(tmp_path: Path) -> None
         assert answer.answered and "乡镇（街道）提出" in answer.answer
     finally:
         base.store.close()
+
+
+def test_who_interprets_is_answered_from_the_records(samples_bot) -> None:  # type: ignore[no-untyped-def]
+    first = samples_bot.ask("一次性扩岗补助能领多少？", session_id="citizen-5")
+    assert first.answered and "1500元" in first.answer
+    who = samples_bot.ask("那解读材料谁来写？", session_id="citizen-5")
+    assert who.answered
+    assert who.answer.startswith("本文件的政策解读由青川市人力资源和社会保障局负责")

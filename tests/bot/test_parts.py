@@ -113,6 +113,8 @@ def test_policy_questions_are_not_small_talk() -> None:
 def test_similar_wordings_group_together() -> None:
     assert similarity("临时救助怎么申请？", "临时救助怎么申请呢") >= 0.5
     assert similarity("临时救助怎么申请？", "公积金贷款最高多少") < 0.2
+    # Another city's question is another question, however alike the words.
+    assert similarity("上海租房提取公积金每月最多多少？", "租房提取公积金每月最多多少？") == 0.0
 
 
 def test_fact_matching() -> None:
