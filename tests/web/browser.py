@@ -34,6 +34,24 @@ def wait_text(driver: Any, css: str, text: str, timeout: float = 15) -> Any:
     return driver.find_element(By.CSS_SELECTOR, css)
 
 
+def settled(driver: Any, css: str, text: str, timeout: float = 15) -> Any:
+    """The element once it holds ``text`` and has stopped being re-rendered (a list the page
+    fills twice, e.g. on a tab click and again when an upload finishes)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    previous = None
+    while time.monotonic() < deadline:
+        current = driver.execute_script(
+            "const e = document.querySelector(arguments[0]); return e ? e.outerHTML : null;", css)
+        if current is not None and text in driver.execute_script(
+                "return document.querySelector(arguments[0]).textContent;", css) and current == previous:
+            return driver.find_element("css selector", css)
+        previous = current
+        time.sleep(0.3)
+    return wait_text(driver, css, text, timeout=1)
+
+
 def call(server: Any, path: str, key: str | None = None, body: dict[str, Any] | None = None) -> tuple[int, Any]:
     """The API as any other client sees it (for checking what the pages did)."""
     headers = {"Content-Type": "application/json"}

@@ -7,7 +7,7 @@ import urllib.parse
 from pathlib import Path
 
 from tests.texts import DIBAO
-from tests.web.browser import PAYLOAD, call, find, find_all, sign_in, wait_text
+from tests.web.browser import PAYLOAD, call, find, find_all, settled, sign_in, wait_text
 
 DIBAO_INTERPRETATION = """《青川市民政局关于提高城乡最低生活保障标准的通知》政策解读
 解读部门：青川市民政局
@@ -90,7 +90,7 @@ def test_console_uploads_with_progress_lists_and_repeals(page, live_server, tmp_
     assert "市民政局负责人就提高低保标准答记者问" in [i["title"] for i in detail["interpretations"]]
 
     page.find_element("css selector", "[data-tab=documents]").click()
-    item = wait_text(page, "#documents li.doc", "青民发〔2025〕3号")
+    item = settled(page, "#documents li.doc", "青民发〔2025〕3号")
     assert title in item.text
     assert "现行有效" in item.text
     # Only this department's documents: none of the samples.
