@@ -137,13 +137,13 @@ class QuestionLog:
         total = sum(r["n"] for r in per_day)
         answered = sum(r["a"] or 0 for r in per_day)
         topics: Counter[str] = Counter()
-        titles: dict[str, str] = {}
+        titles: dict[str, tuple[str, str | None]] = {}
         for row in self.store.read(
-            "SELECT q.document_id, d.title FROM questions q JOIN documents d ON d.id = q.document_id "
+            "SELECT q.document_id, d.title, d.doc_number FROM questions q JOIN documents d ON d.id = q.document_id "
             "WHERE q.day >= ? AND q.answered = 1", (since,),
         ):
             topics[row["document_id"]] += 1
-            titles[row["document_id"]] = row["title"]
+            titles[row["document_id"]] = (row["title"], row["doc_number"])
         helpful = defaultdict(int)
         for row in self.store.read("SELECT helpful, count(*) AS n FROM questions WHERE day >= ? "
                                    "AND helpful IS NOT NULL GROUP BY helpful", (since,)):
@@ -156,5 +156,7 @@ class QuestionLog:
             "feedback": {"helpful": helpful["helpful"], "unhelpful": helpful["unhelpful"]},
             "days": [{"date": r["day"], "questions": r["n"], "answered": r["a"] or 0} for r in per_day],
             "hot_questions": self.hot(limit=10, days=days),
-            "topics": [{"document_id": d, "title": titles[d], "count": n} for d, n in topics.most_common(10)],
+            # The 文号 tells two years' notices of one title apart.
+            "topics": [{"document_id": d, "title": titles[d][0], "doc_number": titles[d][1], "count": n}
+                       for d, n in topics.most_common(10)],
         }

@@ -42,7 +42,9 @@ export function dailyChart(days, width = 640) {
     group.append(svg("title", {}, `${day.date}：咨询 ${day.questions}，已回答 ${day.answered}`));
     group.append(svg("rect", { x, y: top + plot - h, width: bar, height: h, class: "asked" }));
     group.append(svg("rect", { x, y: top + plot - a, width: bar, height: a, class: "answered" }));
-    if (i % labelEvery === 0 || i === days.length - 1) {
+    // The last day is always labelled; a regular label too close to it would overlap.
+    const regular = i % labelEvery === 0 && days.length - 1 - i >= Math.max(1, labelEvery / 2);
+    if (regular || i === days.length - 1) {
       group.append(svg("text", { x: x + bar / 2, y: height - 8, class: "tick", "text-anchor": "middle" },
         day.date.slice(5)));
     }
@@ -64,10 +66,13 @@ export function topicsChart(topics, width = 640) {
     const y = i * row;
     const length = ((width - labelWidth - 48) * topic.count) / max;
     const title = topic.title || "（未关联文件）";
+    const number = topic.doc_number ? `（${topic.doc_number}）` : "";
     const group = svg("g", { class: "topic" });
-    group.append(svg("title", {}, `${title}：${topic.count} 次`));
-    group.append(svg("text", { x: labelWidth - 8, y: y + row / 2 + 5, class: "label", "text-anchor": "end" },
-      title.length > chars ? `${title.slice(0, chars - 1)}…` : title));
+    group.append(svg("title", {}, `${title}${number}：${topic.count} 次`));
+    // Cut the title, not the 文号: two years' notices often share a title.
+    const label = (title + number).length > chars
+      ? `${title.slice(0, Math.max(2, chars - number.length - 1))}…${number}` : title + number;
+    group.append(svg("text", { x: labelWidth - 8, y: y + row / 2 + 5, class: "label", "text-anchor": "end" }, label));
     group.append(svg("rect", { x: labelWidth, y: y + 6, width: Math.max(length, 2), height: row - 12, class: "asked" }));
     group.append(svg("text", { x: labelWidth + length + 6, y: y + row / 2 + 5, class: "tick" }, String(topic.count)));
     chart.append(group);

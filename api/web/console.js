@@ -195,9 +195,10 @@ function renderDocument(doc) {
   const note = el("span", { class: "muted", role: "status" });
   const item = el("li", { class: "doc", "data-id": doc.id },
     el("div", {}, el("strong", { class: "doc-title" }, docName(doc)), " ", statusBadge(doc.status)),
-    el("p", { class: "muted" },
-      [doc.drafting_department && `起草部门：${doc.drafting_department}`, doc.publish_date && `发布日期：${doc.publish_date}`,
-        doc.effective_date && `施行日期：${doc.effective_date}`].filter(Boolean).join("　")),
+    // Each fact on its own unbroken run, so a date never wraps in the middle on a phone.
+    el("p", { class: "muted facts" },
+      ...[doc.drafting_department && `起草部门：${doc.drafting_department}`, doc.publish_date && `发布日期：${doc.publish_date}`,
+        doc.effective_date && `施行日期：${doc.effective_date}`].filter(Boolean).map((fact) => el("span", { class: "fact" }, fact))),
     el("div", { class: "row" },
       el("label", { class: "inline" }, "状态", select),
       el("label", { class: "inline" }, "有效期至", expiry),
