@@ -246,6 +246,12 @@ class KnowledgeService:
                 return IngestOutcome(parsed.source_name or parsed.title, "unchanged", "interpretation",
                                      [policy], interpretation_id=rows[0]["id"])
         department = parsed.department or policy.drafting_department or (actor.name if actor else None)
+        if actor is not None and not actor.is_admin and department != actor.name:
+            # 谁起草、谁解读: a department speaks for itself; naming another (in the file or the
+            # request) would put that department's name on words it never published.
+            logger.info("interpretation of %s uploaded by %s names %s; recorded as %s's",
+                        policy.id, actor.name, department, actor.name)
+            department = actor.name
         removed: list[int] = []
         with self.store.write() as conn:
             # A new version of the same file replaces the interpretation it gave before.

@@ -362,3 +362,14 @@ def test_a_superseded_policy_cannot_be_made_current_while_its_successor_stands(c
     client.patch(f"/api/v1/documents/{new['id']}", json={"supersedes": old["id"]}, headers=headers)
     client.patch(f"/api/v1/documents/{new['id']}", json={"supersedes": old["id"]}, headers=headers)
     assert client.get(f"/api/v1/documents/{old['id']}").json()["status"] == "repealed"
+
+
+def test_a_department_cannot_publish_an_interpretation_in_another_departments_name(client, keys) -> None:  # type: ignore[no-untyped-def]
+    doc = upload(client, keys["civil"]).json()
+    body = client.post(f"/api/v1/documents/{doc['id']}/interpretations", headers=auth(keys["civil"]), json={
+        "title": "低保标准解读", "text": "解读部门：青川市财政局\n问：标准提高多少？\n答：城市低保每人每月提高到820元。",
+        "department": "青川市财政局"}).json()
+    assert body["department"] == "青川市民政局"
+    admin = client.post(f"/api/v1/documents/{doc['id']}/interpretations", headers=auth(keys["admin"]), json={
+        "title": "低保标准解读（财政）", "text": "问：资金谁出？\n答：市县财政分担。", "department": "青川市财政局"}).json()
+    assert admin["department"] == "青川市财政局"  # an admin may record who wrote it
