@@ -144,7 +144,7 @@ def source_line(hit: Hit, faq_department: str | None = None) -> str:
     if doc.doc_number:
         cite += f"（{doc.doc_number}）"
     if hit.article and hit.article.get("label"):
-        cite += hit.article["label"]
+        cite += _article_name(hit.article)
     who = []
     if hit.interpretation:
         # 谁起草、谁解读: the interpretation speaks for the policy it explains.
@@ -157,6 +157,19 @@ def source_line(hit: Hit, faq_department: str | None = None) -> str:
     elif doc.drafting_department:
         who.append(f"起草部门：{doc.drafting_department}")
     return "——依据" + cite + ("；" + "；".join(who) if who else "") + "。"
+
+
+_BARE_NUMBER = re.compile(r"^[（(]?[一二三四五六七八九十百零〇\d]+[)）、.．]?$")
+
+
+def _article_name(article: dict) -> str:
+    """The article label, with its section when the label is a bare number: a notice
+    numbers （一） afresh in every section, so "（一）" alone does not say which."""
+    label = article["label"]
+    path = article.get("path") or []
+    if _BARE_NUMBER.match(label.strip()) and len(path) >= 2 and path[-1] == label:
+        return f"{path[-2].strip()}{label}"
+    return label
 
 
 def compose(

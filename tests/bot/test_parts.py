@@ -177,3 +177,14 @@ def test_quotes_drop_the_units_note_and_are_cut_at_a_clause_end() -> None:
     long = "申请时间为2024年7月1日至2025年12月31日，逾期不予受理，请申请人按时提交材料并保持联系方式畅通。"
     cut = pick_sentences(long, ["申请时间"], {"when"}, lambda w: 1.0, limit=30)
     assert cut == "申请时间为2024年7月1日至2025年12月31日…"
+
+
+def test_a_bare_article_number_is_cited_with_its_section() -> None:
+    from bot.compose import source_line
+
+    doc = DocumentRecord(id="d", title="参保缴费通知", doc_number="青医保发〔2024〕7号", drafting_department="青川市医疗保障局")
+    bare = Hit(1, 1.0, "article", "（一）个人缴费标准为每人每年400元。", doc,
+               {"label": "（一）", "path": ["二、缴费标准", "（一）"]}, None)
+    assert source_line(bare) == "——依据《参保缴费通知》（青医保发〔2024〕7号）二、缴费标准（一）；起草部门：青川市医疗保障局。"
+    named = Hit(2, 1.0, "article", "…", doc, {"label": "（二）大学生", "path": ["五、参保登记", "（二）大学生"]}, None)
+    assert "》（青医保发〔2024〕7号）（二）大学生；" in source_line(named)
