@@ -53,6 +53,7 @@ class Evidence:
     cosine: float
     missing: list[str]
     fact_missing: bool = False
+    states_asked: bool = False  # a sentence on the topic gives the steps or conditions asked for
 
     def confidence(self, calibration: Calibration) -> float:
         c = calibration
@@ -75,7 +76,8 @@ def weigh(words: list[str], hit: Hit, idf: Callable[[str], float], wanted: set[s
         else:
             missing.append(word)
     coverage = covered / total if total else 0.0
-    return Evidence(coverage, hit.cosine or 0.0, missing, fact_missing=_fact_missing(words, hit.text, wanted))
+    return Evidence(coverage, hit.cosine or 0.0, missing, fact_missing=_fact_missing(words, hit.text, wanted),
+                    states_asked=_states_asked(hit.text, wanted))
 
 
 def _fact_missing(words: list[str], text: str, wanted: set[str] | None) -> bool:
@@ -84,6 +86,13 @@ def _fact_missing(words: list[str], text: str, wanted: set[str] | None) -> bool:
         return False
     topical = [s for s in sentences(text) if any(normalize(w) in normalize(s) for w in words)]
     return not any(has_fact_for(s, wanted) for s in topical)
+
+
+def _states_asked(text: str, wanted: set[str] | None) -> bool:
+    """Asked for the conditions or the steps, the passage states them (re-ranking only: such
+    answers are often worded otherwise, so their absence is no reason to refuse)."""
+    asked = (wanted or set()) & {"conditions", "steps"}
+    return bool(asked) and any(has_fact_for(s, asked) for s in sentences(text))
 
 
 def _covered_by_parts(word: str, haystack: str) -> bool:

@@ -194,6 +194,7 @@ class Bot:
 
         weighed = sorted(weighed, key=lambda item: -(item[0].score + RERANK_COVERAGE * item[1].coverage
                                                       + RERANK_FACT * (not item[1].fact_missing)
+                                                      + RERANK_FACT * item[1].states_asked
                                                       + RERANK_YEAR * names_year(item[0])))
         first, first_evidence = weighed[0]
         if first.document.status == "current":

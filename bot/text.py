@@ -39,6 +39,10 @@ _PAPERS = re.compile(r"(?:什么|哪些|啥|哪几样)(?:材料|证件|资料|�
 # "How is it done": the steps of a procedure, which documents number (1．… 2．…).
 _STEPS = re.compile(r"流程|程序|步骤|手续怎么|怎么办理|如何办理|办理方式")
 _STEP_FACT = re.compile(r"^\s*(?:\d{1,2}\s*[．.、]|[（(]\d{1,2}[)）]|第[一二三四五六七八九十]步)")
+# "Who may / on what conditions": stated positively (符合下列条件的, 可以申请), not
+# the grounds for refusal (有下列情形之一的，不予办理).
+_CONDITIONS = re.compile(r"(?:什么|哪些|啥)(?:条件|要求)|条件是|谁可以|哪些人(?:可以|能)")
+_CONDITION_FACT = re.compile(r"(?:符合|具备|满足)[^，。；]{0,6}条件|条件[:：]|可以申请|可申请|方可|均可")
 _WHETHER = re.compile(r"是否|能不能|可不可以|可以吗|能.*吗|会不会|有没有|要不要|需不需要|还保留吗|吗[？?]?$")
 
 _TIME_FACT = re.compile(r"\d{1,2}\s*[:：]\s*\d{2}|\d+\s*(?:个?工作日|个?小时|天|日|个?月|年|周)|[一二三四五六七八九十两]+\s*(?:个?工作日|个?小时|天|日|个月|年)|\d{4}年\d{1,2}月|即时|当日|当天")
@@ -95,7 +99,7 @@ def _unglued(word: str) -> list[str]:
 
 def intents(question: str) -> set[str]:
     """What kind of fact the question wants: who, when, amount, whether, papers (materials to bring),
-    steps (a procedure)."""
+    steps (a procedure), conditions (who may)."""
     found = set()
     if _WHO.search(question):
         found.add("who")
@@ -109,6 +113,8 @@ def intents(question: str) -> set[str]:
         found.add("papers")
     if _STEPS.search(question):
         found.add("steps")
+    if _CONDITIONS.search(question):
+        found.add("conditions")
     return found
 
 
@@ -121,6 +127,8 @@ def has_fact_for(sentence: str, wanted: set[str]) -> bool:
     if "papers" in wanted and _PAPERS_FACT.search(sentence):
         return True
     if "steps" in wanted and _STEP_FACT.search(sentence):
+        return True
+    if "conditions" in wanted and _CONDITION_FACT.search(sentence):
         return True
     return False
 

@@ -8,6 +8,7 @@ from bot.answer import Answer
 from bot.compose import MAX_CHARS, compose, pick_sentences
 from bot.dialogue import is_follow_up
 from bot.evaluation import evaluate_answers, fact_matches
+from bot.evidence import weigh
 from bot.questions import similarity
 from bot.smalltalk import reply_for
 from bot.text import content_words, intents, place_names, sentences
@@ -36,6 +37,7 @@ def test_an_unknown_word_without_function_characters_is_kept_as_topic() -> None:
     ("租房提取公积金要带什么证件", {"papers"}),
     ("申请创业补贴需要提交哪些材料", {"papers"}),
     ("企业复工审批流程是什么", {"steps"}),
+    ("公积金租房提取需要什么条件", {"conditions"}),
 ])
 def test_intents(question: str, wanted: set[str]) -> None:
     assert intents(question) == wanted
@@ -188,3 +190,15 @@ def test_a_bare_article_number_is_cited_with_its_section() -> None:
     assert source_line(bare) == "——依据《参保缴费通知》（青医保发〔2024〕7号）二、缴费标准（一）；起草部门：青川市医疗保障局。"
     named = Hit(2, 1.0, "article", "…", doc, {"label": "（二）大学生", "path": ["五、参保登记", "（二）大学生"]}, None)
     assert "》（青医保发〔2024〕7号）（二）大学生；" in source_line(named)
+
+
+def test_conditions_are_the_positive_rule_not_the_grounds_for_refusal() -> None:
+    from bot.text import has_fact_for
+
+    assert has_fact_for("职工同时符合下列条件的，可以申请租房提取：", {"conditions"})
+    assert not has_fact_for("有下列情形之一的，公积金中心不予办理租房提取：", {"conditions"})
+    doc = DocumentRecord(id="d", title="租房提取规定")
+    allowed = Hit(1, 1.0, "article", "第四条　职工同时符合下列条件的，可以申请租房提取。", doc, None, None)
+    refused = Hit(2, 1.0, "article", "第六条　有下列情形之一的，不予办理租房提取。", doc, None, None)
+    assert weigh(["租房", "提取"], allowed, lambda w: 1.0, {"conditions"}).states_asked
+    assert not weigh(["租房", "提取"], refused, lambda w: 1.0, {"conditions"}).states_asked
