@@ -118,7 +118,9 @@ function renderFeedback(questionId) {
   const more = el("form", { class: "feedback-more", hidden: true },
     comment, el("button", { type: "submit" }, "提交"));
   const yes = el("button", { type: "button", class: "thumb up", onclick: () => send(true) }, "有帮助");
-  const no = el("button", { type: "button", class: "thumb down", onclick: () => {
+  // 没帮助 counts at once; the comment box only adds what was missing.
+  const no = el("button", { type: "button", class: "thumb down", onclick: async () => {
+    if (!(await send(false, "", true))) return;
     more.hidden = false;
     more.scrollIntoView({ block: "nearest" });
     comment.focus({ preventScroll: true });
@@ -126,18 +128,21 @@ function renderFeedback(questionId) {
   const block = el("div", { class: "feedback" }, el("span", {}, "这个回答有帮助吗？"), yes, no, more, note);
   more.addEventListener("submit", (event) => { event.preventDefault(); send(false, comment.value.trim()); });
 
-  async function send(helpful, text = "") {
+  async function send(helpful, text = "", askMore = false) {
     yes.disabled = no.disabled = true;
     try {
       await api("/api/v1/feedback", {
         method: "POST",
         json: text ? { question_id: questionId, helpful, comment: text } : { question_id: questionId, helpful },
       });
-      more.hidden = true;
-      note.textContent = helpful ? "感谢您的反馈！" : "感谢反馈，我们会请相关部门补充解答。";
+      if (!askMore) more.hidden = true;
+      note.textContent = helpful ? "感谢您的反馈！"
+        : askMore ? "已记录。可以补充哪里不清楚（可不填）：" : "感谢反馈，我们会请相关部门补充解答。";
+      return true;
     } catch (err) {
       yes.disabled = no.disabled = false;
       note.textContent = err.message;
+      return false;
     }
   }
   return questionId ? block : null;

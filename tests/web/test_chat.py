@@ -68,14 +68,15 @@ def test_chat_refusal_offers_the_hotline_and_unhelpful_answers_reach_the_queue(p
     answered = ask_on_page(page, "失业保险稳岗返还需要企业自己去申请吗？")
     question_id = answered.get_attribute("data-question-id")
     answered.find_element("css selector", ".thumb.down").click()
-    answered.find_element("css selector", ".feedback-more textarea").send_keys("没说什么时候到账")
-    answered.find_element("css selector", ".feedback-more button").click()
-    wait_text(page, "li.msg.answer:last-child .feedback [role=status]", "感谢反馈")
-
+    wait_text(page, "li.msg.answer:last-child .feedback [role=status]", "已记录")
+    # 没帮助 counts at once, whether or not a comment follows.
     status, queue = call(live_server, "/api/v1/unanswered", live_server.keys["admin"])
     assert status == 200
     queued = {q["question_id"]: q["reason"] for g in queue["groups"] for q in g["questions"]}
     assert queued.get(question_id) == "unhelpful"
+    answered.find_element("css selector", ".feedback-more textarea").send_keys("没说什么时候到账")
+    answered.find_element("css selector", ".feedback-more button").click()
+    wait_text(page, "li.msg.answer:last-child .feedback [role=status]", "感谢反馈")
 
 
 def test_a_linked_question_is_asked_once(page, live_server) -> None:  # type: ignore[no-untyped-def]
