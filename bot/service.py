@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from datetime import date
 from typing import Any
 
@@ -38,6 +39,7 @@ RERANK_YEAR = 0.2  # the passage is about the policy year asked for
 FOLLOW_FOCUS = 0.3  # a follow-up's own words, as much as staying on the previous document
 # Joins an interpretation chunk `ch` to its section `s`: the chunk holds the section's opening words.
 SECTION_OF_CHUNK = "AND length(s.answer) > 0 AND instr(ch.text, substr(s.answer, 1, 30)) > 0"
+_MARKUP = re.compile(r"<[^<>]{0,200}>")
 STATUS_WORDS = {"repealed": "已废止", "expired": "已失效", "amended": "已被修订"}
 
 
@@ -73,7 +75,8 @@ class Bot:
                                                        None, None, 0.0)
             return answer
         previous = self.sessions.last(session_id)
-        asked = " ".join(strip_personal(question).split()) or question
+        # Markup pasted with a question (<img …>, <br>) says nothing about policy.
+        asked = " ".join(_MARKUP.sub(" ", strip_personal(question)).split()) or question
         follow_up = previous is not None and is_follow_up(asked) and not self._changes_topic(asked, previous)
         query = f"{previous.question} {asked}" if follow_up and previous else asked
         answer, hit, reason = self._answer(asked, query, previous if follow_up else None)

@@ -152,3 +152,9 @@ def test_who_interprets_is_answered_from_the_records(samples_bot) -> None:  # ty
     who = samples_bot.ask("那解读材料谁来写？", session_id="citizen-5")
     assert who.answered
     assert who.answer.startswith("本文件的政策解读由青川市人力资源和社会保障局负责")
+
+
+def test_markup_pasted_with_a_question_is_not_searched_with(samples_bot) -> None:  # type: ignore[no-untyped-def]
+    plain = samples_bot.ask("一次性创业补贴能给多少？")
+    marked = samples_bot.ask('<img src="x" onerror="alert(1)">一次性创业补贴能给多少？<br>')
+    assert marked.answered and marked.citations[0].chunk_id == plain.citations[0].chunk_id
