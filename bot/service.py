@@ -173,6 +173,8 @@ class Bot:
             "WHERE ch.id = ? ORDER BY a.part LIMIT 1", (interpretation.chunk_id,),
         )
         options = [(h, e) for h, e in weighed if h.kind == "article" and h.document.id == interpretation.document.id]
+        # The article that answers best, not the first that answers well enough.
+        options.sort(key=lambda item: -(item[1].confidence(self.calibration) + RERANK_COVERAGE * item[1].coverage))
         if rows:
             options = [(h, weigh(topic, h, self.kb.lexical.idf, wanted)) for h in self.retriever.hits(
                 [(rows[0]["id"], interpretation.score)])] + options

@@ -23,3 +23,21 @@ def samples_bot(tmp_path_factory: pytest.TempPathFactory, embedder):  # type: ig
     base.embed_pending()
     yield Bot(base, Retriever(base))
     base.store.close()
+
+
+@pytest.fixture(scope="module")
+def e5_samples_bot(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """The same, on the bundled default model: its calibration weighs similarity too."""
+    from bot.service import Bot
+    from knowledge.base import KnowledgeBase
+    from knowledge.embedders import BundledE5Embedder
+    from knowledge.folder import ingest_paths
+    from knowledge.retriever import Retriever
+    from knowledge.service import KnowledgeService
+
+    base = KnowledgeBase(Path(tmp_path_factory.mktemp("bot-e5")), BundledE5Embedder())
+    _, failures = ingest_paths(KnowledgeService(base), [SAMPLES])
+    assert not failures, failures
+    base.embed_pending()
+    yield Bot(base, Retriever(base))
+    base.store.close()

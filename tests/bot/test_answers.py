@@ -158,3 +158,15 @@ def test_markup_pasted_with_a_question_is_not_searched_with(samples_bot) -> None
     plain = samples_bot.ask("一次性创业补贴能给多少？")
     marked = samples_bot.ask('<img src="x" onerror="alert(1)">一次性创业补贴能给多少？<br>')
     assert marked.answered and marked.citations[0].chunk_id == plain.citations[0].chunk_id
+
+
+def test_an_interpretation_match_is_answered_by_the_article_that_answers_best(e5_samples_bot) -> None:  # type: ignore[no-untyped-def]
+    answer = e5_samples_bot.ask("企业招高校毕业生有什么补助？")
+    assert answer.answered and "1500元" in answer.answer, answer.answer
+
+
+def test_the_default_model_answers_the_year_asked_about(e5_samples_bot) -> None:  # type: ignore[no-untyped-def]
+    old = e5_samples_bot.ask("2024年度居民医保个人缴费标准是多少")
+    assert "380元" in old.answer and old.warnings and old.citations[0].document.doc_number == "青医保发〔2023〕5号"
+    new = e5_samples_bot.ask("居民医保个人缴费标准是多少")
+    assert "400元" in new.answer and not new.warnings
