@@ -16,11 +16,17 @@ _OLD_ID = re.compile(r"(?<!\d)(\d{6})\d{6}(\d{3})(?!\d)")
 _MOBILE = re.compile(rf"(?<![\d+])((?:\+?86|0086)?{_SEP}1[3-9]\d)({_SEP})\d{{4}}({_SEP})(\d{{4}})(?!\d)")
 # The 18 characters of an ID written in any grouping ("1101 0119 9003 0712 35").
 _GROUPED_ID = re.compile(r"(?<![\dXx])\d(?:[-\s.]?\d){16}[-\s.]?[\dXx](?![\dXx])")
+# An ID's digits 7-14 are a birth date: a run of amounts ("500 800 1000 1500 2000") is not one.
+_BIRTH = re.compile(r"(?:19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])")
 # Landlines: area code, then 7 or 8 digits (0571-88886666, (0571)88886666, 0571 8888 6666).
-_LANDLINE = re.compile(r"(?<!\d)([（(]?0\d{2,3}[)）]?)([-\s]?)(\d{3,4}[-\s]?\d{4})(?!\d)")
+_LANDLINE = re.compile(r"(?<![\dA-Za-z])(?<!\d[-\s])([（(]?(?:010|02\d|0[3-9]\d{2})[)）]?)([-\s]?)"
+                       r"(\d{3,4}[-\s]?\d{4})(?![-\s]?\d)(?![A-Za-z])")
 # The words that introduce a number: searched with, they pull in "咨询电话" passages.
-_LABEL = re.compile(r"(?:我的|本人)?(?:联系电话|联系方式|电话号码|电话号|电话|手机号码|手机号|手机|座机|"
-                    r"身份证号码|身份证号|身份证|证件号码|证件号)(?:码)?(?:是|为|[:：])?\s*$")
+# Only a label that clearly introduces the number: a bare 身份证 or 手机 may be the topic
+# ("用身份证…能在网上缴医保吗", "换手机…后怎么改绑定").
+_LABEL = re.compile(r"(?:(?:我的|本人|我)(?:联系电话|电话|手机|座机|身份证)(?:号码|号)?(?:是|为|[:：])?"
+                    r"|(?:联系电话|联系方式|电话号码|电话号|手机号码|手机号|身份证号码|身份证号|证件号码|证件号)"
+                    r"(?:是|为|[:：])?|(?:电话|手机|座机|身份证)(?:是|为|[:：]))\s*$")
 
 
 def _normalised(text: str) -> str:
@@ -29,6 +35,8 @@ def _normalised(text: str) -> str:
 
 def _masked_id(match: re.Match[str]) -> str:
     digits = "".join(ch for ch in match.group(0) if ch.isalnum())
+    if not _BIRTH.fullmatch(digits[6:14]):
+        return match.group(0)
     return f"{digits[:6]}********{digits[-4:]}"
 
 
@@ -53,6 +61,7 @@ def strip_personal(text: str) -> str:
     they say nothing about policy and must not be searched with."""
     text = _normalised(text)
     for pattern in (_ID_NUMBER, _GROUPED_ID, _OLD_ID, _MOBILE, _LANDLINE):
-        text = pattern.sub("\x00", text)
+        # Only what mask() would hide: a run of amounts that looks like a grouped ID stays.
+        text = pattern.sub(lambda m: "\x00" if mask(m.group(0)) != m.group(0) else m.group(0), text)
     parts = text.split("\x00")
     return " ".join([_LABEL.sub("", part) for part in parts[:-1]] + parts[-1:])

@@ -90,6 +90,10 @@ def test_mask_catches_the_ways_numbers_are_written(written: str, masked: str) ->
 def test_strip_personal_leaves_policy_numbers() -> None:
     from knowledge.privacy import strip_personal
 
-    assert strip_personal("我电话13812345678，补贴1500元，2024年7月1日") == "我 ，补贴1500元，2024年7月1日"
+    assert strip_personal("我电话13812345678，补贴1500元，2024年7月1日") == " ，补贴1500元，2024年7月1日"
     assert strip_personal("身份证号：1101 0119 9003 0712 35，座机0571-88886666，创业担保贷款最多多少") == \
-        " ， ，创业担保贷款最多多少"
+        " ，座机 ，创业担保贷款最多多少"
+    # A bare 身份证 may be the topic; amounts in a row are not an ID; a bank card is no landline.
+    assert strip_personal("用身份证110101200501011234能在网上缴居民医保吗") == "用身份证 能在网上缴居民医保吗"
+    assert strip_personal("缴费档次 500 800 1000 1500 2000") == "缴费档次 500 800 1000 1500 2000"
+    assert mask("卡号6222 0212 3456 7890 123") == "卡号6222 0212 3456 7890 123"
