@@ -135,6 +135,8 @@ class KnowledgeService:
             previous = same or self._previous_version(filename, actor, title, number)
             removed: list[int] = []
             if previous is not None:
+                self._check_lifecycle(previous, {name: getattr(meta, name) for name in
+                                                 ("status", "effective_date", "expiry_date") if getattr(meta, name)})
                 # Articles and printed documents are replaced; the row and its
                 # interpretations stay (they interpret the policy, not one file).
                 removed = [r["id"] for r in conn.execute(
@@ -172,7 +174,7 @@ class KnowledgeService:
     def _unchanged(self, doc: DocumentRecord, filename: str, actor: Department | None,
                    meta: DocumentMeta) -> IngestOutcome:
         """The same text again: apply the metadata the uploader gave, store nothing else."""
-        given = {name: getattr(meta, name) for name in ("title", "doc_number", "drafting_department",
+        given = {name: getattr(meta, name) for name in ("title", "doc_number", "issuer", "drafting_department",
                                                           "publish_date", "effective_date", "expiry_date",
                                                           "url") if getattr(meta, name)}
         if meta.status and meta.status != doc.status:
@@ -289,24 +291,13 @@ class KnowledgeService:
             value = changes.get(name)
             if value is not None and not _is_date(value):
                 raise Invalid(f"{name} 须为 YYYY-MM-DD 格式的日期（收到 {str(value)[:20]}）。")
-        effective = changes.get("effective_date", doc.effective_date)
-        expiry = changes.get("expiry_date", doc.expiry_date)
-        if effective and expiry and expiry < effective:
-            raise Invalid(f"失效日期 expiry_date（{expiry}）不能早于生效日期 effective_date（{effective}），"
-                          f"请检查后再提交。")
+        self._check_lifecycle(doc, changes)
         for name in ("title", "drafting_department"):
             if name in changes and not str(changes[name] or "").strip():
                 raise Invalid(f"{name} 不能为空；不需要修改时请不要提交该字段。")
         old = changes.get("supersedes")
         if old is not None:
             self._check_supersedes(doc_id, old, actor)
-        if changes.get("status") == "current" and doc.status != "current":
-            successor = self.store.read("SELECT title, doc_number FROM documents WHERE supersedes = ? "
-                                        "AND status = 'current' LIMIT 1", (doc_id,))
-            if successor:
-                named = f"《{successor[0]['title']}》{successor[0]['doc_number'] or ''}"
-                raise Invalid(f"{named}已取代本文件，本文件不能恢复为现行；如确需恢复，请先在新文件上"
-                              f"取消取代关系（supersedes 设为 null）。")
         if not changes:
             return doc
         columns = {("issuers" if name == "issuer" else name): value for name, value in changes.items()}
@@ -338,6 +329,22 @@ class KnowledgeService:
         else:
             self.kb.refresh_filters()
         return self.require(doc_id)
+
+    def _check_lifecycle(self, doc: DocumentRecord, changes: dict[str, Any]) -> None:
+        """Validity dates in order, and no return to force while a successor stands (PATCH and a
+        new version of the file alike)."""
+        effective = changes.get("effective_date", doc.effective_date)
+        expiry = changes.get("expiry_date", doc.expiry_date)
+        if effective and expiry and expiry < effective:
+            raise Invalid(f"失效日期 expiry_date（{expiry}）不能早于生效日期 effective_date（{effective}），"
+                          f"请检查后再提交。")
+        if changes.get("status") == "current" and doc.status != "current":
+            successor = self.store.read("SELECT title, doc_number FROM documents WHERE supersedes = ? "
+                                        "AND status = 'current' LIMIT 1", (doc.id,))
+            if successor:
+                named = f"《{successor[0]['title']}》{successor[0]['doc_number'] or ''}"
+                raise Invalid(f"{named}已取代本文件，本文件不能恢复为现行；如确需恢复，请先在新文件上"
+                              f"取消取代关系（supersedes 设为 null）。")
 
     def _check_supersedes(self, doc_id: str, old: str, actor: Department | None) -> None:
         """The replaced document exists, may be changed by the actor, and is not part of this one's

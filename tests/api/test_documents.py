@@ -373,3 +373,23 @@ def test_a_department_cannot_publish_an_interpretation_in_another_departments_na
     admin = client.post(f"/api/v1/documents/{doc['id']}/interpretations", headers=auth(keys["admin"]), json={
         "title": "低保标准解读（财政）", "text": "问：资金谁出？\n答：市县财政分担。", "department": "青川市财政局"}).json()
     assert admin["department"] == "青川市财政局"  # an admin may record who wrote it
+
+
+def test_a_new_version_cannot_undo_a_supersession_or_invert_its_dates(client, keys) -> None:  # type: ignore[no-untyped-def]
+    headers = auth(keys["civil"])
+    old = upload(client, keys["civil"]).json()
+    new = upload(client, keys["civil"], DIBAO.replace("820元", "900元"), name="dibao-2025.txt").json()
+    client.patch(f"/api/v1/documents/{new['id']}", json={"supersedes": old["id"]}, headers=headers)
+    revived = upload(client, keys["civil"], DIBAO.replace("820元", "830元"), status="current")
+    assert revived.status_code == 422 and "已取代本文件" in revived.json()["detail"]
+    assert client.get(f"/api/v1/documents/{old['id']}").json()["status"] == "repealed"
+    client.patch(f"/api/v1/documents/{new['id']}", json={"effective_date": "2025-01-01"}, headers=headers)
+    from knowledge.errors import Invalid
+    from knowledge.service import KnowledgeService
+    from knowledge.writer import DocumentMeta
+
+    kb = client.app.state.kb  # the store the app writes to; the upload form has no expiry field
+    actor = kb.store.department_for_key(keys["civil"])
+    with pytest.raises(Invalid):
+        KnowledgeService(kb).ingest_bytes(DIBAO.replace("820元", "910元").encode(), "dibao-2025.txt", actor,
+                                               DocumentMeta(expiry_date="2020-06-30"))
