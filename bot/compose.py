@@ -21,7 +21,7 @@ _NUMBERING = re.compile(r"^[（(]?[一二三四五六七八九十百零〇\d]+[)
 # A sign-off (落款): an issuing body followed by the date, as at a document's end
 # ("…工作领导小组 2020年2月9日", "…劳动鉴定中心 二〇二〇年二月十一日"). It names the
 # document, which the source line does; it never answers.
-_SIGN_OFF = re.compile(r"(?:领导小组|人民政府|政府|办公室|办公厅|指挥部|委员会|中心|局|厅|委|部|院)\s*"
+_SIGN_OFF = re.compile(r"(?:领导小组|人民政府|政府|办公室|办公厅|指挥部|委员会|中心|局|厅|委|部|院)\s+"
                        r"(?:\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日|[〇○零一二三四五六七八九十]{4}年[一二三四五六七八九十]{1,3}月"
                        r"[一二三四五六七八九十]{1,3}日)")
 # The article's note of who carries it out, "(牵头单位:…;责任单位:…)", not a sentence

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -29,9 +30,13 @@ def _bigrams(text: str) -> set[str]:
     return {flat[i:i + 2] for i in range(len(flat) - 1)} or {flat}
 
 
-def similarity(a: str, b: str) -> float:
-    """How alike two wordings are; questions about different places are different questions."""
-    if set(place_names(a)) != set(place_names(b)):
+def similarity(a: str, b: str, local: Callable[[str], bool] | None = None) -> float:
+    """How alike two wordings are; questions about different places are different questions
+    (places ``local`` says the knowledge base is about, such as 青川市, do not count)."""
+    def elsewhere(text: str) -> set[str]:
+        return {p for p in place_names(text) if not (local and local(p))}
+
+    if elsewhere(a) != elsewhere(b):
         return 0.0
     x, y = _bigrams(a), _bigrams(b)
     return len(x & y) / len(x | y) if x | y else 0.0
@@ -40,6 +45,21 @@ def similarity(a: str, b: str) -> float:
 class QuestionLog:
     def __init__(self, store: Store) -> None:
         self.store = store
+        self._places: dict[str, bool] = {}
+        self._places_generation = -1
+
+    def _forget_places_if_changed(self) -> None:
+        generation = self.store.generation()
+        if generation != self._places_generation:  # documents came or went
+            self._places, self._places_generation = {}, generation
+
+    def _local(self, place: str) -> bool:
+        """Whether the knowledge base's documents name this place (so it is no other city)."""
+        if place not in self._places:
+            stem = place.rstrip("省市县区州")
+            self._places[place] = bool(self.store.read(
+                "SELECT 1 FROM documents WHERE instr(title, ?) > 0 OR instr(issuers, ?) > 0 LIMIT 1", (stem, stem)))
+        return self._places[place]
 
     def record(
         self, question: str, channel: str, session_id: str | None, answered: bool, reason: str | None,
@@ -95,11 +115,12 @@ class QuestionLog:
             (*params, limit),
         )
         groups: list[dict[str, Any]] = []
+        self._forget_places_if_changed()
         for row in rows:
             item = {"question_id": row["id"], "question": row["question"], "asked_at": row["asked_at"],
                     "reason": "refused" if not row["answered"] else "unhelpful"}
             for group in groups:
-                if similarity(group["question"], row["question"]) >= GROUP_SIMILARITY:
+                if similarity(group["question"], row["question"], self._local) >= GROUP_SIMILARITY:
                     break
             else:
                 group = {"id": row["id"], "question": row["question"], "count": 0,
@@ -117,9 +138,10 @@ class QuestionLog:
         rows = self.store.read("SELECT question FROM questions WHERE day >= ? AND " + QUESTIONS_ONLY +
                                " ORDER BY asked_at DESC, rowid DESC LIMIT 5000", (since,))
         groups: list[list[Any]] = []  # [representative, count]
+        self._forget_places_if_changed()
         for row in rows:
             for group in groups:
-                if similarity(group[0], row["question"]) >= GROUP_SIMILARITY:
+                if similarity(group[0], row["question"], self._local) >= GROUP_SIMILARITY:
                     group[1] += 1
                     break
             else:

@@ -16,10 +16,10 @@ from typing import Any
 from bot.answer import Answer, Handoff
 from bot.compose import Units, compose, pick_sentences, source_line
 from bot.dialogue import Sessions, Turn, is_follow_up
-from bot.evidence import COVERAGE_ONLY, Evidence, calibration_for, weigh
+from bot.evidence import COVERAGE_ONLY, Calibration, Evidence, calibration_for, weigh
 from bot.llm import Rephraser
 from bot.questions import QuestionLog
-from bot.smalltalk import is_courtesy, reply_for
+from bot.smalltalk import reply_for
 from bot.text import content_words, intents, normalize, place_names, policy_year
 from knowledge.base import KnowledgeBase
 from knowledge.errors import Invalid
@@ -39,7 +39,10 @@ RERANK_YEAR = 0.2  # the passage is about the policy year asked for
 FOLLOW_FOCUS = 0.3  # a follow-up's own words, as much as staying on the previous document
 # Joins an interpretation chunk `ch` to its section `s`: the chunk holds the section's opening words.
 SECTION_OF_CHUNK = "AND length(s.answer) > 0 AND instr(ch.text, substr(s.answer, 1, 30)) > 0"
-_MARKUP = re.compile(r"<[^<>]{0,200}>")
+_MARKUP = re.compile(r"</?[A-Za-z][^<>]{0,200}>")  # tags, not 月收入<3000元
+# Who interprets (谁来解读, 解读材料谁来写), not a who-question that cites 政策解读.
+_WHO_INTERPRETS = re.compile(r"(?:谁|哪个部门|哪个单位|哪家)(?:来|负责)?(?:解读|写解读|出解读)"
+                             r"|解读(?:材料|工作|文件)?(?:由|归)?(?:谁|哪个部门|哪个单位)")
 STATUS_WORDS = {"repealed": "已废止", "expired": "已失效", "amended": "已被修订"}
 
 
@@ -69,8 +72,8 @@ class Bot:
             raise Invalid(f"问题过长（{len(question)}字），请精简到{MAX_QUESTION}字以内。")
         small = reply_for(question)
         if small is not None:
-            # Chit-chat is declined with the hotline; a greeting or thanks needs none.
-            answer = Answer("", False, small, [], None if is_courtesy(question) else self._handoff(), [], 0.0)
+            # API.md: whenever `answered` is false, `handoff` says where to turn.
+            answer = Answer("", False, small, [], self._handoff(), [], 0.0)
             answer.question_id = self.questions.record(question, channel, session_id, False, "not_a_question",
                                                        None, None, 0.0)
             return answer
@@ -138,7 +141,7 @@ class Bot:
         elsewhere = self._foreign_places(query, hit)
         if elsewhere:
             return self._refuse(confidence, "、".join(elsewhere)), hit, "other_place"
-        return self._compose(question, words, wanted, hit, evidence, companion), hit, None
+        return self._compose(question, words, wanted, hit, evidence, companion, calibration), hit, None
 
     def _changes_topic(self, asked: str, previous: Turn) -> bool:
         """A question worded like a follow-up that names what another document is about and the
@@ -149,14 +152,20 @@ class Bot:
         for word in own:
             forms = [word, *SYNONYMS.get(word, ())]
             found = " OR ".join("instr(x, ?) > 0" for _ in forms)
-            rows = self.store.read(
-                f"SELECT document_id = ? AS same FROM (SELECT id AS document_id, title AS x FROM documents "
-                f"UNION ALL SELECT document_id, label AS x FROM articles UNION ALL "
-                f"SELECT document_id, text AS x FROM articles WHERE document_id = ?) WHERE {found}",
-                (previous.document_id, previous.document_id, *forms),
-            )
-            # Named in another document's title or headings, nowhere in the previous one.
-            if rows and not any(r["same"] for r in rows):
+            doc = previous.document_id
+            # The previous document first (through its index): a word it holds changes nothing.
+            if self.store.read(
+                f"SELECT 1 FROM (SELECT title AS x FROM documents WHERE id = ? UNION ALL "
+                f"SELECT text AS x FROM articles WHERE document_id = ?) WHERE {found} LIMIT 1",
+                (doc, doc, *forms),
+            ):
+                continue
+            # Named in another document's title or headings: that is where the question goes.
+            if self.store.read(
+                f"SELECT 1 FROM (SELECT title AS x FROM documents WHERE id != ? UNION ALL "
+                f"SELECT label AS x FROM articles WHERE document_id != ?) WHERE {found} LIMIT 1",
+                (doc, doc, *forms),
+            ):
                 return True
         return False
 
@@ -245,20 +254,21 @@ class Bot:
         ]
 
     def _compose(self, question: str, words: list[str], wanted: set[str], hit: Hit, evidence: Evidence,
-                 companion: Hit | None = None) -> Answer:
+                 companion: Hit | None = None, calibration: Calibration | None = None) -> Answer:
         idf = self.kb.lexical.idf
         doc = hit.document
         warnings = self._warnings(doc)
         lead = ""
         units = self._units(hit)
-        if "who" in wanted and "解读" in question and "解读" not in hit.text:
+        by_record = _WHO_INTERPRETS.search(question) and "解读" not in hit.text
+        if by_record:
             # "谁来解读 / 解读材料谁来写": 谁起草、谁解读, answered from the knowledge base's records.
             lead = self._interpreter(doc)
         elif "who" in wanted and units:
             lead = units.sentence()
         label = hit.article.get("label") if hit.article else None
         text = hit.text.split("答：", 1)[1] if hit.kind == "faq" and "答：" in hit.text else hit.text
-        quoted = pick_sentences(text, words, wanted, idf, label, title=doc.title)
+        quoted = "" if by_record and lead else pick_sentences(text, words, wanted, idf, label, title=doc.title)
         faq_department = self._faq_department(hit) if hit.kind == "faq" else None
         source = source_line(hit, faq_department)
         citations = [hit]
@@ -276,7 +286,8 @@ class Bot:
             better = self.rephraser.rephrase(mask(question), text, sources)
             if better:
                 text = better
-        return Answer("", True, text, citations, None, warnings, evidence.confidence(self.calibration), source)
+        return Answer("", True, text, citations, None, warnings,
+                      evidence.confidence(calibration or self.calibration), source)
 
     # -- the parts of an answer -----------------------------------------------------
 

@@ -22,12 +22,6 @@ SCOPE_HINT = ("我是政策咨询助手，可以回答本地政策文件及其�
               "请直接描述您想了解的政策问题。")
 
 
-def is_courtesy(question: str) -> bool:
-    """A greeting or a thank-you: nothing was asked, so there is nothing to hand off."""
-    flat = "".join(question.split())
-    return bool(_GREETING.match(flat) or _THANKS.match(flat))
-
-
 def reply_for(question: str) -> str | None:
     """A reply for a message that is not a policy question, else None."""
     flat = "".join(question.split())

@@ -35,9 +35,10 @@ _WHEN = re.compile(r"多久|多长时间|什么时候|啥时候?|何时|几点|�
 _AMOUNT = re.compile(r"多少|几|标准|比例|金额|额度|上限|最高|最低|幅度")
 # "What do I bring": the papers a procedure asks for (办事指南 questions).
 _PAPER_WORDS = frozenset("材料 证件 资料 手续 证明 东西".split())
-_PAPERS = re.compile(r"(?:什么|哪些|啥|哪几样)(?:材料|证件|资料|手续|证明|东西)|(?:带|准备|提供|提交|拿)(?:什么|啥|哪些)")
+_PAPERS = re.compile(r"(?:什么|哪些|啥|哪几样)(?:材料|证件|资料|手续|证明|东西)|(?:带|准备|拿)(?:什么|啥|哪些)"
+                     r"|(?:提供|提交)(?:什么|啥|哪些)(?:材料|证件|资料|证明)")
 # "How is it done": the steps of a procedure, which documents number (1．… 2．…).
-_STEPS = re.compile(r"流程|程序|步骤|手续怎么|怎么办理|如何办理|办理方式")
+_STEPS = re.compile(r"流程|(?<!小)程序|步骤|手续怎么|怎么办理|如何办理|办理方式")
 _STEP_FACT = re.compile(r"^\s*(?:\d{1,2}\s*[．.、]|[（(]\d{1,2}[)）]|第[一二三四五六七八九十]步)")
 # "Who may / on what conditions": stated positively (符合下列条件的, 可以申请), not
 # the grounds for refusal (有下列情形之一的，不予办理).
@@ -72,10 +73,13 @@ def content_words(question: str, known: Callable[[str], bool] | None = None) -> 
     words = []
     # "需要什么材料" asks for papers (the "papers" intent): 材料 names the kind
     # of answer, as 多少钱 does, not the topic a passage must hold.
-    asked = _PAPER_WORDS if _PAPERS.search(question) else frozenset()
+    found = _PAPERS.search(question)
+    asked = frozenset(w for w in _PAPER_WORDS if w in found.group(0)) if found else frozenset()
     for word in dict.fromkeys(tokenize(question, bigrams=False)):
         if word in QUESTION_WORDS or word in asked or (len(word) < 2 and not word.isdigit()):
             continue
+        if _CJK_ONLY.fullmatch(word) and all(char in _GLUE for char in word):
+            continue  # a dictionary entry made of particles and light verbs (开了个)
         if _CJK_ONLY.fullmatch(word) and not in_dictionary(word) and not (known and known(word)):
             words.extend(w for w in _unglued(word) if w not in words)
             continue
@@ -86,23 +90,27 @@ def content_words(question: str, known: Callable[[str], bool] | None = None) -> 
 def _unglued(word: str) -> list[str]:
     """The topic inside a run jieba's HMM glued together.
 
-    Its dictionary words, if it has any (养狗要 -> 养狗); else the run itself
-    when no character of it is a function word (验车, 狗证: a real word that
-    neither jieba nor the corpus knows, which is evidence the corpus does not
-    answer); else nothing (开了个, 能领, 最多能).
+    The run without the function characters at its ends (二孩有 -> 二孩); then
+    its dictionary words, if it has any; else the run itself when no character
+    of it is a function word (验车, 狗证: a real word that neither jieba nor the
+    corpus knows, which is evidence the corpus does not answer); else nothing
+    (能领, 最多能).
     """
-    pieces = [p for p in get_tokenizer().cut(word, HMM=False) if len(p) >= 2 and p not in QUESTION_WORDS]
+    core = word.strip("".join(_GLUE))  # 二孩有 -> 二孩, 能领 -> 领
+    if len(core) < 2:
+        return []
+    pieces = [p for p in get_tokenizer().cut(core, HMM=False) if len(p) >= 2 and p not in QUESTION_WORDS]
     if pieces:
         return pieces
-    return [] if any(char in _GLUE for char in word) else [word]
+    return [] if any(char in _GLUE for char in core) else [core]
 
 
 def intents(question: str) -> set[str]:
     """What kind of fact the question wants: who, when, amount, whether, papers (materials to bring),
     steps (a procedure), conditions (who may)."""
     found = set()
-    if _WHO.search(question):
-        found.add("who")
+    if _WHO.search(question) and not re.search(r"谁(?:可以|能)(?:申请|享受|领|参加|办)", question):
+        found.add("who")  # 谁可以申请 asks for the conditions, not the responsible units
     if _WHEN.search(question):
         found.add("when")
     if _AMOUNT.search(question):

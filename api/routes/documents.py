@@ -129,16 +129,16 @@ async def add_interpretation(
         text = await run_in_threadpool(read_bytes, data, name, settings.max_upload_bytes)
         parsed = parse_interpretation(text, name)
     else:
-        raw = b""
+        raw = bytearray()
         async for piece in request.stream():  # stop reading at the limit, not after the whole body
-            raw += piece
+            raw.extend(piece)
             if len(raw) > settings.max_upload_bytes:
                 break
         if len(raw) > settings.max_upload_bytes:
             raise TooLarge(f"解读内容超过 {size_limit(settings.max_upload_bytes)} 上限：请拆分后分次提交，"
                            f"或以文件上传。")
         try:
-            body = InterpretationIn.model_validate_json(raw)
+            body = InterpretationIn.model_validate_json(bytes(raw))
         except ValueError as exc:
             raise Invalid('解读内容格式有误：请提交 JSON {"title": ..., "text": ...}。') from exc
         text = body.text

@@ -14,6 +14,8 @@ _ASKS_FOR = re.compile(r"^(?:我要|我想|请|请帮我|帮我|麻烦)?(?:转|�
 def wants_human(message: str) -> bool:
     """转人工, and the short ways people say it: 我要转人工, 转人工客服, 请转人工服务, 找客服."""
     words = _NOT_WORDS.sub("", message)
+    if re.search(r"不要|别|不用|没用|不想", words):
+        return False
     return words in HUMAN_COMMANDS or bool(_ASKS_FOR.match(words)) or (
         len(words) <= 8 and "转人工" in words)
 

@@ -117,6 +117,9 @@ def test_similar_wordings_group_together() -> None:
     assert similarity("临时救助怎么申请？", "公积金贷款最高多少") < 0.2
     # Another city's question is another question, however alike the words.
     assert similarity("上海租房提取公积金每月最多多少？", "租房提取公积金每月最多多少？") == 0.0
+    # The knowledge base's own city is no other place.
+    local = {"青川市", "青川"}.__contains__
+    assert similarity("青川市租房提取公积金每月最多多少？", "租房提取公积金每月最多多少？", local) >= 0.5
 
 
 def test_fact_matching() -> None:
@@ -202,3 +205,18 @@ def test_conditions_are_the_positive_rule_not_the_grounds_for_refusal() -> None:
     refused = Hit(2, 1.0, "article", "第六条　有下列情形之一的，不予办理租房提取。", doc, None, None)
     assert weigh(["租房", "提取"], allowed, lambda w: 1.0, {"conditions"}).states_asked
     assert not weigh(["租房", "提取"], refused, lambda w: 1.0, {"conditions"}).states_asked
+
+
+def test_review_cases_for_the_question_readers() -> None:
+    from api.wechat.texts import wants_human
+    from bot.service import _MARKUP, _WHO_INTERPRETS
+
+    dated = "申领程序如下。市就业服务中心2024年9月1日起受理申请。申请人通过公众号提交申请。"
+    assert pick_sentences(dated, ["受理", "申请"], {"when"}, lambda w: 1.0, limit=30).startswith("市就业服务中心2024年9月1日起")
+    assert _MARKUP.sub(" ", "月收入<3000元，年龄>60岁能参保吗<br>") == "月收入<3000元，年龄>60岁能参保吗 "
+    assert "papers" not in intents("政府提供哪些创业补贴") and "papers" in intents("要提交哪些材料")
+    assert "证明" in content_words("开收入证明需要带什么材料")
+    assert intents("谁可以申请扩岗补助") == {"conditions"}
+    assert "steps" not in intents("用支付宝小程序怎么缴费")
+    assert _WHO_INTERPRETS.search("那解读材料谁来写") and not _WHO_INTERPRETS.search("根据政策解读，扩岗补助找哪个部门申请")
+    assert not any(wants_human(m) for m in ("不要转人工", "别转人工", "转人工没用"))
