@@ -432,6 +432,12 @@ class KnowledgeService:
             {**i.to_json(), "sections": self.store.interpretation_sections(i.id)}
             for i in self.store.interpretations(doc_id)
         ]
+        # The documents that replace this one (an agent reading a repealed notice needs the new one).
+        out["superseded_by"] = [
+            {"id": r["id"], "title": r["title"], "doc_number": r["doc_number"], "status": r["status"]}
+            for r in self.store.read("SELECT id, title, doc_number, status FROM documents WHERE supersedes = ? "
+                                     "ORDER BY publish_date DESC", (doc_id,))
+        ]
         return out
 
 

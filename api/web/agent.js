@@ -134,6 +134,9 @@ async function openDocument(id, hit = null) {
     children.length ? el("section", {}, el("h3", {}, "本文件转发的文件"), el("ul", {}, children)) : null,
     doc.supersedes ? el("p", {}, el("button", { type: "button", class: "link", onclick: () => openDocument(doc.supersedes) },
       "查看本文件取代的旧文件")) : null,
+    ...(doc.superseded_by || []).map((newer) => el("p", {}, el("button", {
+      type: "button", class: "link successor", onclick: () => openDocument(newer.id) },
+      `查看取代本文件的新文件：${docName(newer)}`))),
     doc.parent_id ? el("p", {}, el("button", { type: "button", class: "link", onclick: () => openDocument(doc.parent_id) },
       "查看转发本文件的通知")) : null,
     el("section", { class: "articles" }, el("h3", {}, `条文（${articles.length}）`), articles),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import urllib.parse
 
-from tests.web.browser import EMPLOYMENT, PAYLOAD, ask_on_page, find, find_all, wait_text
+from tests.web.browser import EMPLOYMENT, PAYLOAD, ask_on_page, find, find_all, tap, wait_text
 
 
 def test_agent_search_highlights_filters_and_opens_the_whole_article(page, live_server) -> None:  # type: ignore[no-untyped-def]
@@ -58,6 +58,13 @@ def test_agent_search_highlights_filters_and_opens_the_whole_article(page, live_
     wait_text(page, "#summary", "（已废止）")
     badges = [b.text for b in find_all(page, "li.result .result-head .badge[class*=status-]")]
     assert badges and set(badges) == {"已废止"}, badges
+    # The repealed notice leads to the one that replaced it.
+    find(page, "li.result button.open").click()
+    successor = find(page, "#doc-body button.successor")
+    assert "青医保发〔2024〕7号" in successor.text
+    tap(page, successor)
+    wait_text(page, "#doc-body dl.meta", "青医保发〔2024〕7号")
+    page.find_element("id", "close-dialog").click()
 
     # The department and 文号 filters, from the suggestions the page offers.
     suggested = page.execute_script(
