@@ -56,6 +56,7 @@ _CLOSING = re.compile(
     r"|^本(实施)?(意见|方案|通知|要点|办法|规定|细则|措施).{0,20}(自|由|施行)"
     r"|^(以上|上述).{0,20}(请|要)"
 )
+_ENACTMENT = re.compile(r"^本(实施)?(意见|方案|通知|要点|办法|规定|细则|措施).{0,20}(自|由|施行)")
 _DROP_LINE = re.compile(r"^[（(]此件.{0,20}[）)]$|^抄送[:：]|^(特此通知|特此公告|特此通告)。?$")
 # The 印发/转发 boilerplate is one or two sentences; longer text is content.
 _MAX_DISTRIBUTION = 300
@@ -79,8 +80,9 @@ class _Segment:
 
 # Bumped whenever the same text would parse into different articles; a stored
 # document parsed by an older version is parsed again when its file is ingested
-# again (2: headings recovered in flattened one-line pages).
-PARSER_VERSION = "2"
+# again (2: headings recovered in flattened one-line pages; 3: a bare last heading keeps its first
+# line of text instead of losing it to the closing remarks).
+PARSER_VERSION = "3"
 
 
 def parse_policy(text: str, source_name: str | None = None) -> ParsedDocument:
@@ -281,6 +283,10 @@ def _split_closing(units: list[_Unit]) -> list[_Unit]:
         return units
     last = units[-1]
     for j in range(1, len(last.lines)):
+        # The first line under the last heading is that section's own text ("九、工作要求" /
+        # "各县（市、区）医疗保障局要…"), unless it is the enactment clause (本通知自…施行).
+        if j == 1 and last.lines[0].strip() == last.label.strip() and not _ENACTMENT.search(last.lines[j]):
+            continue  # a bare heading line: what follows is its text
         if _CLOSING.search(last.lines[j]):
             closing = [_Unit("", [], [line]) for line in last.lines[j:]]
             last.lines = last.lines[:j]

@@ -152,3 +152,14 @@ def test_a_first_sentence_is_not_taken_for_a_title() -> None:
     )
     labels = [a.label for a in doc.articles if a.label]
     assert labels == ["（一）享受时间", "（二）"]
+
+
+def test_a_bare_last_heading_keeps_its_text_from_the_closing_remarks() -> None:
+    from ingest import parse_policy
+
+    text = ("青川市某局关于某事项的通知\n一、办理时间\n工作日9:00-17:00。\n二、工作要求\n"
+            "各县（市、区）要做好宣传动员，确保应知尽知。\n本通知自印发之日起施行。\n青川市某局\n2025年1月2日\n")
+    doc = parse_policy(text, "notice.txt")
+    last_article = next(a for a in doc.articles if a.label == "二、工作要求")
+    assert "各县（市、区）要做好宣传动员" in last_article.text
+    assert doc.articles[-1].label == "" and doc.articles[-1].text.startswith("本通知自印发之日起施行")
