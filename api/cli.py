@@ -16,6 +16,7 @@ from api import privacy
 from api.config import Settings
 from knowledge.base import KnowledgeBase
 from knowledge.errors import Invalid
+from knowledge.records import STATUS_FILTERS
 
 logger = logging.getLogger("policybot")
 
@@ -119,8 +120,7 @@ def ingest(paths: tuple[Path, ...], department: str | None, as_json: bool, no_em
 @main.command()
 @click.argument("question")
 @click.option("--k", default=10, show_default=True, type=click.IntRange(1, 50))
-@click.option("--status", default="current", show_default=True,
-              type=click.Choice(["current", "amended", "repealed", "expired", "all"]))
+@click.option("--status", default="current", show_default=True, type=click.Choice(STATUS_FILTERS))
 @click.option("--department")
 @click.option("--doc-number")
 @click.option("--json", "as_json", is_flag=True)

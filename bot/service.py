@@ -104,10 +104,10 @@ class Bot:
         """The answer, the passage it rests on, and why it was refused (None if it was not)."""
         hits = self.retriever.search(query, k=CANDIDATES, status="all")
         words = content_words(query, self.kb.lexical.has_term)
+        own = self._own_words(question, previous) if previous else []
         if previous and previous.document_id:
             # The follow-up is about what was just answered, and about what it adds
             # ("那大学生呢？" after 新生儿: the 大学生 article of the same notice).
-            own = [w for w in content_words(question, self.kb.lexical.has_term) if w not in previous.question]
             for hit in hits:
                 hit.score += 0.3 if hit.document.id == previous.document_id else 0.0
                 hit.score += FOLLOW_FOCUS * weigh(own, hit, self.kb.lexical.idf).coverage if own else 0.0
@@ -120,8 +120,7 @@ class Bot:
         if previous and hits[0].document.id == previous.document_id:
             # A follow-up's own words are mostly generic (条件, 多久): the topic is the previous
             # turn's, with what the follow-up names that the document holds (那大学生呢？ -> 大学生).
-            held = [w for w in content_words(question, self.kb.lexical.has_term)
-                    if w not in previous.question and weigh([w], hits[0], idf).coverage > 0]
+            held = [w for w in own if weigh([w], hits[0], idf).coverage > 0]
             topic = held + (content_words(previous.question, self.kb.lexical.has_term) or words)
         weighed = [(hit, weigh(topic, hit, idf, wanted)) for hit in hits[:CONSIDERED]]
         hit, evidence = self._choose(weighed, policy_year(question))
@@ -143,13 +142,16 @@ class Bot:
             return self._refuse(confidence, "、".join(elsewhere)), hit, "other_place"
         return self._compose(question, words, wanted, hit, evidence, companion, calibration), hit, None
 
+    def _own_words(self, asked: str, previous: Turn) -> list[str]:
+        """The topic words a follow-up adds to the question it continues."""
+        return [w for w in content_words(asked, self.kb.lexical.has_term) if w not in previous.question]
+
     def _changes_topic(self, asked: str, previous: Turn) -> bool:
         """A question worded like a follow-up that names what another document is about and the
         previous one never mentions ("怎么提取公积金？" after a medical-insurance answer)."""
         if not previous.document_id:
             return False
-        own = [w for w in content_words(asked, self.kb.lexical.has_term) if w not in previous.question]
-        for word in own:
+        for word in self._own_words(asked, previous):
             forms = [word, *SYNONYMS.get(word, ())]
             found = " OR ".join("instr(x, ?) > 0" for _ in forms)
             doc = previous.document_id

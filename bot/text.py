@@ -25,8 +25,9 @@ QUESTION_WORDS: frozenset[str] = frozenset(
 _CJK_ONLY = re.compile(r"[\u4e00-\u9fff]+")
 # Characters that mark a run as glue (particles, auxiliaries, adverbs, pronouns,
 # measure words and verb complements), not a word of its own.
-_GLUE = frozenset("了个们的地得吗呢啊吧呀着过来去完满好到上下能要会想可就还都也才再最多更很太刚已没不别开拿找有是"
-                  "把被给让从向在对和与跟或及等哪啥咋怎么这那我你他她它咱谁几每些次点首啦嘛哦")
+_GLUE_CHARS = ("了个们的地得吗呢啊吧呀着过来去完满好到上下能要会想可就还都也才再最多更很太刚已没不别开拿找有是"
+               "把被给让从向在对和与跟或及等哪啥咋怎么这那我你他她它咱谁几每些次点首啦嘛哦")
+_GLUE = frozenset(_GLUE_CHARS)
 _SENTENCE_END = re.compile(r"(?<=[。！？!?；;])|\n+")
 _ITEM_START = re.compile(r"^\s*(?:[（(]?[一二三四五六七八九十\d]{1,3}[)）、.．])")
 
@@ -96,7 +97,7 @@ def _unglued(word: str) -> list[str]:
     corpus knows, which is evidence the corpus does not answer); else nothing
     (能领, 最多能).
     """
-    core = word.strip("".join(_GLUE))  # 二孩有 -> 二孩, 能领 -> 领
+    core = word.strip(_GLUE_CHARS)  # 二孩有 -> 二孩, 能领 -> 领
     if len(core) < 2:
         return []
     pieces = [p for p in get_tokenizer().cut(core, HMM=False) if len(p) >= 2 and p not in QUESTION_WORDS]
@@ -105,40 +106,31 @@ def _unglued(word: str) -> list[str]:
     return [] if any(char in _GLUE for char in core) else [core]
 
 
+# What a question asks for, by its wording (who, when, amount, whether, papers to bring,
+# the steps of a procedure, the conditions), and how a sentence that gives it reads.
+_ASKS: dict[str, re.Pattern[str]] = {
+    "who": _WHO, "when": _WHEN, "amount": _AMOUNT, "whether": _WHETHER,
+    "papers": _PAPERS, "steps": _STEPS, "conditions": _CONDITIONS,
+}
+_GIVES: dict[str, re.Pattern[str]] = {
+    "when": _TIME_FACT, "amount": _AMOUNT_FACT, "papers": _PAPERS_FACT, "steps": _STEP_FACT,
+    "conditions": _CONDITION_FACT,
+}
+# 谁可以申请 asks for the conditions, not the responsible units.
+_WHO_MAY = re.compile(r"谁(?:可以|能)(?:申请|享受|领|参加|办)")
+
+
 def intents(question: str) -> set[str]:
-    """What kind of fact the question wants: who, when, amount, whether, papers (materials to bring),
-    steps (a procedure), conditions (who may)."""
-    found = set()
-    if _WHO.search(question) and not re.search(r"谁(?:可以|能)(?:申请|享受|领|参加|办)", question):
-        found.add("who")  # 谁可以申请 asks for the conditions, not the responsible units
-    if _WHEN.search(question):
-        found.add("when")
-    if _AMOUNT.search(question):
-        found.add("amount")
-    if _WHETHER.search(question):
-        found.add("whether")
-    if _PAPERS.search(question):
-        found.add("papers")
-    if _STEPS.search(question):
-        found.add("steps")
-    if _CONDITIONS.search(question):
-        found.add("conditions")
+    """What kind of fact the question wants (the keys of ``_ASKS``)."""
+    found = {name for name, pattern in _ASKS.items() if pattern.search(question)}
+    if _WHO_MAY.search(question):
+        found.discard("who")
     return found
 
 
 def has_fact_for(sentence: str, wanted: set[str]) -> bool:
     """Whether a sentence holds the kind of fact the question wants."""
-    if "when" in wanted and _TIME_FACT.search(sentence):
-        return True
-    if "amount" in wanted and _AMOUNT_FACT.search(sentence):
-        return True
-    if "papers" in wanted and _PAPERS_FACT.search(sentence):
-        return True
-    if "steps" in wanted and _STEP_FACT.search(sentence):
-        return True
-    if "conditions" in wanted and _CONDITION_FACT.search(sentence):
-        return True
-    return False
+    return any(_GIVES[name].search(sentence) for name in wanted if name in _GIVES)
 
 
 _POLICY_YEAR = re.compile(r"(20\d{2})\s*年度")

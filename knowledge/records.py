@@ -9,6 +9,7 @@ from datetime import date
 from typing import Any
 
 STATUSES = ("current", "amended", "repealed", "expired")
+STATUS_FILTERS = (*STATUSES, "all")  # what search may be restricted to
 
 
 def effective_status(status: str, expiry_date: str | None, today: date | None = None) -> str:

@@ -27,7 +27,7 @@ from knowledge.privacy import mask
 from knowledge.records import STATUSES, Department, DocumentRecord
 from knowledge.store import now
 from knowledge.writer import (
-    DocumentMeta, WriteResult, new_id, rechunk_document, write_document, write_faq, write_interpretation,
+    DocumentMeta, WriteResult, is_iso_date, new_id, rechunk_document, write_document, write_faq, write_interpretation,
 )
 
 logger = logging.getLogger(__name__)
@@ -289,7 +289,7 @@ class KnowledgeService:
             raise Invalid(f"status 只能是 {' / '.join(STATUSES)}。")
         for name in DATES:
             value = changes.get(name)
-            if value is not None and not _is_date(value):
+            if value is not None and not is_iso_date(value):
                 raise Invalid(f"{name} 须为 YYYY-MM-DD 格式的日期（收到 {str(value)[:20]}）。")
         self._check_lifecycle(doc, changes)
         for name in ("title", "drafting_department"):
@@ -439,13 +439,3 @@ class KnowledgeService:
                                      "ORDER BY publish_date DESC", (doc_id,))
         ]
         return out
-
-
-def _is_date(value: object) -> bool:
-    from datetime import date
-
-    try:
-        date.fromisoformat(str(value))
-    except ValueError:
-        return False
-    return len(str(value)) == 10

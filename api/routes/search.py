@@ -24,7 +24,6 @@ def rate_limited(request: Request) -> None:
 router = APIRouter(dependencies=[Depends(rate_limited)])
 
 MAX_QUERY = 500
-STATUS_FILTERS = ("current", "amended", "repealed", "expired", "all")
 
 
 def check_query(q: str) -> str:
