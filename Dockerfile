@@ -6,6 +6,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     POLICYBOT_DATA_DIR=/data
 
 WORKDIR /app
+# LightGBM (the learned refusal model and ranker) needs the GNU OpenMP runtime.
+RUN apt-get update && apt-get install -y --no-install-recommends libgomp1 && rm -rf /var/lib/apt/lists/*
 COPY pyproject.toml README.md ./
 COPY ingest ingest
 COPY knowledge knowledge

@@ -241,11 +241,13 @@ def rebuild(as_json: bool) -> None:
 @click.option("--misses", is_flag=True, help="List the questions with no hit (and wrong answers).")
 @click.option("--lines", type=click.Choice(["all", "odd", "even"]), default="all", show_default=True,
               help="Only the odd (1st, 3rd, ...) or even lines: the study and held-out halves of a blind file.")
+@click.option("--split", "half", type=click.Choice(["all", "train", "val"]), default="all", show_default=True,
+              help="Only the questions of the train or validation half, split by document with a fixed seed.")
 @click.option("--json", "as_json", is_flag=True)
 def evaluate_command(file: Path, k: int, corpus: Path | None, baseline: bool, answers: bool, misses: bool,
-                     lines: str, as_json: bool) -> None:
+                     lines: str, half: str, as_json: bool) -> None:
     """Run a question file and print hit@1, hit@k, MRR and the answer metrics."""
-    from knowledge.evaluation import PlainBM25, evaluate, hit_matches, load_questions
+    from knowledge.evaluation import PlainBM25, evaluate, hit_matches, load_questions, split_questions
     from knowledge.retriever import Retriever
 
     # A broken question file should fail in a second, before any model loads or corpus is ingested.
@@ -270,11 +272,14 @@ def evaluate_command(file: Path, k: int, corpus: Path | None, baseline: bool, an
         embed_with_progress(kb)
     else:
         kb = open_kb(settings)
+    questions = split_questions(questions, kb, half)
     systems: dict[str, Any] = {"hybrid": Retriever(kb)}
     if baseline:
+        systems["fused"] = Retriever(kb, ranker=None)
         systems["lexical"] = Retriever(kb, use_dense=False)
         systems["bm25"] = PlainBM25(kb)
-    report: dict[str, Any] = {"file": str(file), "lines": lines, "k": k, "passages": kb.passage_count}
+    report: dict[str, Any] = {"file": str(file), "lines": lines, "split": half, "k": k,
+                              "passages": kb.passage_count}
     missed: dict[str, list[str]] = {}
     for label, retriever in systems.items():
         started = time.monotonic()
@@ -295,7 +300,8 @@ def evaluate_command(file: Path, k: int, corpus: Path | None, baseline: bool, an
     if as_json:
         echo_json(report)
     else:
-        click.echo(f"{file}  ({report['passages']} passages)")
+        shown_half = "" if half == "all" else f", {half} half"
+        click.echo(f"{file}  ({report['passages']} passages{shown_half})")
         for label in systems:
             row = report[label]
             click.echo(f"  {label:7s} n={row['answerable']:4d}  hit@1 {row['hit@1']:.3f}  "

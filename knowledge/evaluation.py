@@ -10,6 +10,7 @@ Three kinds of question line are understood:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import unicodedata
 from collections.abc import Callable, Iterable
@@ -67,6 +68,61 @@ def hit_matches(question: dict[str, Any]) -> Callable[[Hit], bool] | None:
         start = norm(question["answer"])[:ANSWER_START]
         return lambda h: start in norm(h.text)
     raise ValueError(f"question has no gold, gold_articles, answer or unanswerable: {question['q']}")
+
+
+SPLIT_SEED = "policybot-2026"  # fixed: a question's half never changes between runs
+VALIDATION_SHARE = 0.5
+
+
+def document_key(question: dict[str, Any], texts: Callable[[], dict[str, str]]) -> str:
+    """The document a question is about, so that a whole document falls in one half.
+
+    ncp names it (``docid``), STARD by its first gold article; a gold
+    passage or answer is looked up in ``texts`` (document id -> normalised text,
+    built only when needed). An unanswerable question is its own key.
+    """
+    if question.get("docid"):
+        return f"doc:{question['docid']}"
+    if question.get("gold_articles"):
+        # A statute's unit is the article: 民法典 alone holds half of STARD's questions,
+        # so splitting by law would leave one half mostly 民法典 and the other without it.
+        return "article:" + _law_key(question["gold_articles"][0])
+    wanted = [norm(g) for g in question.get("gold", []) if g]
+    if "answer" in question and isinstance(question["answer"], str):
+        wanted.append(norm(question["answer"])[:ANSWER_START])
+    for document_id, text in texts().items():
+        if any(w and w in text for w in wanted):
+            return f"doc:{document_id}"
+    return "q:" + norm(question["q"])
+
+
+def split_of(key: str, seed: str = SPLIT_SEED) -> str:
+    """"train" or "val" for a document key, by a fixed hash (about half each)."""
+    digest = hashlib.sha256(f"{seed}:{key}".encode()).digest()
+    return "val" if int.from_bytes(digest[:8], "big") / 2**64 < VALIDATION_SHARE else "train"
+
+
+def document_texts(kb: KnowledgeBase) -> dict[str, str]:
+    """Every document's passages, normalised and joined: what `document_key` searches."""
+    passages = [i for i in kb.filters if i not in kb.passage_of]
+    texts: dict[str, list[str]] = {}
+    for record in kb.store.chunk_records(passages).values():
+        texts.setdefault(record.document_id, []).append(norm(record.text))
+    return {document_id: "\n".join(parts) for document_id, parts in texts.items()}
+
+
+def split_questions(questions: list[dict[str, Any]], kb: KnowledgeBase, half: str) -> list[dict[str, Any]]:
+    """The questions of one half ("train" or "val") of a file, split by document."""
+    if half == "all":
+        return questions
+    cache: dict[str, str] = {}
+
+    def texts() -> dict[str, str]:
+        if not cache:
+            cache.update(document_texts(kb))
+        return cache
+
+    return [q for q in questions if split_of(document_key(q, texts)) == half]
 
 
 @dataclass

@@ -14,6 +14,7 @@ nor an embedding model reliably matches ``国办发〔2018〕23号`` as a whole.
 from __future__ import annotations
 
 import logging
+import math
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
@@ -22,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from knowledge.base import KnowledgeBase
+from knowledge.ranker import POOL, Candidate, LearnedRanker, features, shipped_ranker
 from knowledge.records import ChunkRecord, DocumentRecord, InterpretationRecord
 from knowledge.synonyms import official_terms
 from knowledge.tokenize import find_doc_numbers, tokenize
@@ -73,24 +75,63 @@ def _min_max(ranked: list[tuple[int, float]]) -> list[tuple[int, float]]:
     return [(chunk_id, (score - low) / span if span > 0 else 1.0) for chunk_id, score in ranked]
 
 
+def _ranks(values: dict[int, float]) -> dict[int, int]:
+    """Each passage's place (0 = best) in one half's list."""
+    return {chunk_id: n for n, (chunk_id, _) in enumerate(sorted(values.items(), key=lambda i: (-i[1], i[0])))}
+
+
 def normalize(text: str) -> str:
     return "".join(unicodedata.normalize("NFKC", text).split())
 
 
 class Retriever:
-    def __init__(self, kb: KnowledgeBase, alpha: float = ALPHA, use_dense: bool = True, expand: bool = True) -> None:
+    def __init__(
+        self, kb: KnowledgeBase, alpha: float = ALPHA, use_dense: bool = True, expand: bool = True,
+        ranker: LearnedRanker | None | str = "shipped",
+    ) -> None:
         self.kb = kb
+        # The learned re-ranker (knowledge/ranker.py); None ranks by the fused score alone.
+        # The shipped model knows one embedder's similarities: another's would mislead it; and
+        # it ranks only if it beat fusion on the validation halves (its card's "default").
+        if ranker == "shipped":
+            shipped = shipped_ranker()
+            usable = shipped is not None and shipped.default and shipped.embedder == kb.embedder.name
+            ranker = shipped if usable else None
+        self.ranker: LearnedRanker | None = ranker if use_dense else None  # type: ignore[assignment]
         self.expand = expand  # add the official terms for everyday words (knowledge/synonyms.py)
         self.alpha = alpha
         self.use_dense = use_dense
+        # Documents never returned, as if not in the knowledge base: how near misses are
+        # made for training and measuring refusal (bench/train_answerability.py).
+        self.without: frozenset[str] = frozenset()
         self._embed_query = lru_cache(maxsize=1024)(kb.embedder.embed_query)
 
     def search(
         self, query: str, k: int = 10, status: str = "current",
         department: str | None = None, doc_number: str | None = None,
     ) -> list[Hit]:
+        candidates = self.candidates(query, max(k, POOL) if self.ranker else k, status, department, doc_number)
+        if self.ranker is not None and candidates:
+            ranked = self.rerank(query, candidates)
+        else:
+            ranked = [(c.chunk_id, c.fused) for c in candidates]
+        hits = self.hits(ranked[:k])
+        cosine = {c.chunk_id: c.cosine for c in candidates}
+        for hit in hits:
+            hit.cosine = cosine.get(hit.chunk_id)
+        return hits
+
+    def candidates(
+        self, query: str, k: int, status: str = "current",
+        department: str | None = None, doc_number: str | None = None,
+    ) -> list[Candidate]:
+        """The best ``k`` passages by fused score, with what each half said of them."""
         self.kb.sync()
         allowed = self.kb.allowed(status, department, doc_number)
+        if self.without:
+            gone = {c for d in self.without for c in self.kb.chunks_by_document.get(d, [])}
+            gone |= {window for window, passage in self.kb.passage_of.items() if passage in gone}
+            allowed = (set(self.kb.filters) if allowed is None else allowed) - gone
         if allowed is not None and not allowed:
             return []
         tokens = tokenize(query)
@@ -102,25 +143,48 @@ class Retriever:
             ids = np.fromiter(allowed, dtype=np.int64) if allowed is not None else None
             dense = self.kb.vectors.search(self._embed_query(query), CANDIDATES, ids)
         alpha = self.alpha if dense else 1.0
+        bm25, normalised = self._by_passage(_scaled(lexical)), self._by_passage(_min_max(dense))
         scores: dict[int, float] = {}
-        for ranked, weight in ((_scaled(lexical), alpha), (_min_max(dense), 1.0 - alpha)):
-            for chunk_id, value in self._by_passage(ranked).items():
+        for values, weight in ((bm25, alpha), (normalised, 1.0 - alpha)):
+            for chunk_id, value in values.items():
                 scores[chunk_id] = scores.get(chunk_id, 0.0) + weight * value
         if dense and self.kb.pending:
             # Text stored a moment ago has no vector yet: judged on BM25 alone
             # until it does, instead of losing the dense half of its score.
             waiting = self.kb.pending
-            for chunk_id, value in self._by_passage(_scaled(lexical)).items():
+            for chunk_id, value in bm25.items():
                 if chunk_id in waiting:
                     scores[chunk_id] += (1.0 - alpha) * value
-        for chunk_id in self._exact_matches(query, allowed):
+        exact = set(self._exact_matches(query, allowed))
+        for chunk_id in exact:
             scores[chunk_id] = scores.get(chunk_id, 0.0) + EXACT_BONUS
         best = sorted(scores.items(), key=lambda item: (-item[1], item[0]))[:k]
-        hits = self.hits(best)
         raw = self._by_passage(dense)
-        for hit in hits:
-            hit.cosine = raw.get(hit.chunk_id)
-        return hits
+        bm25_rank = _ranks(bm25)
+        dense_rank = _ranks(raw)
+        return [
+            Candidate(chunk_id, score, bm25.get(chunk_id), bm25_rank.get(chunk_id), raw.get(chunk_id),
+                      normalised.get(chunk_id), dense_rank.get(chunk_id), chunk_id in exact)
+            for chunk_id, score in best
+        ]
+
+    def rerank(self, query: str, candidates: list[Candidate]) -> list[tuple[int, float]]:
+        """(chunk id, score) in the learned model's order, best first.
+
+        The model's margin is squashed onto (0, 1), the fused score's range, so
+        what adds to it downstream (the bot's evidence re-ranking) keeps its
+        weight; a named 文号 or title keeps its document first, as in fusion.
+        """
+        assert self.ranker is not None
+        margins = self.ranker.score(self.features(query, candidates))
+        scored = [(c.chunk_id, 1.0 / (1.0 + math.exp(-m)) + EXACT_BONUS * c.exact)
+                  for c, m in zip(candidates, margins)]
+        return sorted(scored, key=lambda item: (-item[1], item[0]))
+
+    def features(self, query: str, candidates: list[Candidate]) -> np.ndarray:
+        records = self.kb.store.chunk_records([c.chunk_id for c in candidates])
+        documents = self.kb.documents(list({r.document_id for r in records.values()}))
+        return features(query, candidates, records, documents, self.kb.lexical.idf)
 
     def _by_passage(self, ranked: list[tuple[int, float]]) -> dict[int, float]:
         """Credit each window to its passage: a passage scores its best piece."""

@@ -200,6 +200,21 @@ def test_eval_of_one_half_of_a_file(samples_dir) -> None:  # type: ignore[no-unt
     assert counts["odd"] + counts["even"] == sum(not q.get("unanswerable") for q in questions)
 
 
+def test_eval_of_the_train_and_validation_halves(samples_dir) -> None:  # type: ignore[no-untyped-def]
+    questions = [json.loads(line) for line in (SAMPLES / "questions_blind2.jsonl").read_text().splitlines()
+                 if line.strip()]
+    counts = {}
+    for half in ("train", "val"):
+        result = run(samples_dir["data_dir"], "eval", str(SAMPLES / "questions_blind2.jsonl"), "--split", half,
+                     "--no-answers", "--json")
+        assert result.exit_code == 0, result.output
+        (report,) = json_lines(result)
+        assert report["split"] == half
+        assert {"hybrid", "fused", "lexical", "bm25"} <= set(report)
+        counts[half] = report["hybrid"]["questions"]
+        assert 0 < counts[half] < len(questions)
+    assert counts["train"] + counts["val"] == len(questions)
+
 def test_ask_prints_the_api_ask_object(samples_dir) -> None:  # type: ignore[no-untyped-def]
     result = run(samples_dir["data_dir"], "ask", "个人创业担保贷款最多能贷多少钱？", "--json")
     assert result.exit_code == 0, result.output
