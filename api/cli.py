@@ -248,6 +248,7 @@ def evaluate_command(file: Path, k: int, corpus: Path | None, baseline: bool, an
                      lines: str, half: str, as_json: bool) -> None:
     """Run a question file and print hit@1, hit@k, MRR and the answer metrics."""
     from knowledge.evaluation import PlainBM25, evaluate, hit_matches, load_questions, split_questions
+    from knowledge.ranker import shipped_ranker
     from knowledge.retriever import Retriever
 
     # A broken question file should fail in a second, before any model loads or corpus is ingested.
@@ -275,7 +276,12 @@ def evaluate_command(file: Path, k: int, corpus: Path | None, baseline: bool, an
     questions = split_questions(questions, kb, half)
     systems: dict[str, Any] = {"hybrid": Retriever(kb)}
     if baseline:
-        systems["fused"] = Retriever(kb, ranker=None)
+        # The learned re-ranker beside fusion: whichever of the two is not the default.
+        shipped = shipped_ranker()
+        if systems["hybrid"].ranker is not None:
+            systems["fused"] = Retriever(kb, ranker=None)
+        elif shipped is not None and shipped.embedder == kb.embedder.name:
+            systems["learned"] = Retriever(kb, ranker=shipped)
         systems["lexical"] = Retriever(kb, use_dense=False)
         systems["bm25"] = PlainBM25(kb)
     report: dict[str, Any] = {"file": str(file), "lines": lines, "split": half, "k": k,

@@ -14,9 +14,10 @@ from datetime import date
 from typing import Any
 
 from bot.answer import Answer, Handoff
+from bot.answerability import AnswerabilityModel, Assessment, answerability_for
 from bot.compose import Units, compose, pick_sentences, source_line
 from bot.dialogue import Sessions, Turn, is_follow_up
-from bot.evidence import COVERAGE_ONLY, Calibration, Evidence, calibration_for, weigh
+from bot.evidence import COVERAGE_ONLY, Evidence, calibration_for, weigh
 from bot.llm import Rephraser
 from bot.questions import QuestionLog
 from bot.smalltalk import reply_for
@@ -48,12 +49,15 @@ STATUS_WORDS = {"repealed": "已废止", "expired": "已失效", "amended": "已
 
 class Bot:
     def __init__(self, kb: KnowledgeBase, retriever: Retriever, settings: Any = None,
-                 rephraser: Rephraser | None = None) -> None:
+                 rephraser: Rephraser | None = None, answerability: AnswerabilityModel | None | str = "shipped",
+                 ) -> None:
         self.kb = kb
         self.store = kb.store
         self.retriever = retriever
         self.hotline = getattr(settings, "hotline", "12345")
         self.calibration = calibration_for(kb.embedder.name)
+        # The learned refusal model (bot/answerability.py), for the embedder it was trained on.
+        self.answerability = answerability_for(kb.embedder.name) if answerability == "shipped" else answerability
         self.sessions = Sessions(kb.store, getattr(settings, "session_ttl", 1800))
         self.questions = QuestionLog(kb.store)
         self.rephraser = rephraser
@@ -102,6 +106,27 @@ class Bot:
 
     def _answer(self, question: str, query: str, previous: Turn | None) -> tuple[Answer, Hit | None, str | None]:
         """The answer, the passage it rests on, and why it was refused (None if it was not)."""
+        found = self.assess(question, query, previous)
+        if found is None:
+            return self._refuse(0.0), None, "no_evidence"
+        hit, evidence, calibration = found.hit, found.evidence, found.calibration
+        if self.answerability is not None and calibration is self.calibration:
+            confidence = self.answerability.probability(found, self.kb.lexical.idf)
+            refused = confidence < self.answerability.threshold
+        else:
+            confidence = evidence.confidence(calibration)
+            refused = confidence < calibration.threshold
+        if refused:
+            return self._refuse(confidence), hit, "weak_evidence"
+        elsewhere = self._foreign_places(query, hit)
+        if elsewhere:
+            return self._refuse(confidence, "、".join(elsewhere)), hit, "other_place"
+        return self._compose(question, found.words, found.wanted, hit, found.companion, confidence), hit, None
+
+    def assess(self, question: str, query: str | None = None, previous: Turn | None = None) -> Assessment | None:
+        """The passage the bot would answer from and its evidence, before deciding whether to;
+        None when nothing was found or the question has no topic words."""
+        query = query or question
         hits = self.retriever.search(query, k=CANDIDATES, status="all")
         words = content_words(query, self.kb.lexical.has_term)
         own = self._own_words(question, previous) if previous else []
@@ -113,7 +138,7 @@ class Bot:
                 hit.score += FOLLOW_FOCUS * weigh(own, hit, self.kb.lexical.idf).coverage if own else 0.0
             hits.sort(key=lambda h: -h.score)
         if not hits or not words:
-            return self._refuse(0.0), None, "no_evidence"
+            return None
         idf = self.kb.lexical.idf
         wanted = intents(question)
         topic = words
@@ -134,13 +159,7 @@ class Bot:
             # Stored a moment ago (a new FAQ, a fresh upload): no similarity to weigh yet,
             # so judged on its words alone, as an uncalibrated embedder is.
             calibration = COVERAGE_ONLY
-        confidence = evidence.confidence(calibration)
-        if confidence < calibration.threshold:
-            return self._refuse(confidence), hit, "weak_evidence"
-        elsewhere = self._foreign_places(query, hit)
-        if elsewhere:
-            return self._refuse(confidence, "、".join(elsewhere)), hit, "other_place"
-        return self._compose(question, words, wanted, hit, evidence, companion, calibration), hit, None
+        return Assessment(hit, evidence, calibration, companion, words, wanted, topic, weighed)
 
     def _own_words(self, asked: str, previous: Turn) -> list[str]:
         """The topic words a follow-up adds to the question it continues."""
@@ -255,8 +274,8 @@ class Bot:
                                    (*tree, f"%{p.rstrip('省市县区州')}%"))
         ]
 
-    def _compose(self, question: str, words: list[str], wanted: set[str], hit: Hit, evidence: Evidence,
-                 companion: Hit | None = None, calibration: Calibration | None = None) -> Answer:
+    def _compose(self, question: str, words: list[str], wanted: set[str], hit: Hit,
+                 companion: Hit | None, confidence: float) -> Answer:
         idf = self.kb.lexical.idf
         doc = hit.document
         warnings = self._warnings(doc)
@@ -288,8 +307,7 @@ class Bot:
             better = self.rephraser.rephrase(mask(question), text, sources)
             if better:
                 text = better
-        return Answer("", True, text, citations, None, warnings,
-                      evidence.confidence(calibration or self.calibration), source)
+        return Answer("", True, text, citations, None, warnings, confidence, source)
 
     # -- the parts of an answer -----------------------------------------------------
 

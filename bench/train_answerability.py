@@ -1,0 +1,224 @@
+"""Train the answerability model (bot/answerability.py) on the train halves of the eval sets.
+
+Rows, each one question asked of one knowledge base, with what the bot would answer from:
+- answerable: a set's answerable questions on their own corpus (label 1);
+- near miss: the same questions with every document that answers them taken out
+  of the knowledge base (label 0): same vocabulary, same topic, no answer;
+- out of scope: the sets' questions asked of a corpus they are not about, and
+  the sets' own ``unanswerable`` lines (label 0).
+Every question keeps the half of its document (``knowledge.evaluation.split_of``);
+the model's size and the refusal threshold are chosen by 3-fold cross-validation
+over train documents, every kind of row in every set weighing the same; the
+validation halves are scored once, beside the hand calibration's figures.
+
+Usage (the corpora ingested first by ``policybot eval --corpus``, as ``make eval`` does):
+    POLICYBOT_DATA_DIR=./var python bench/train_answerability.py [--dry-run]
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import lightgbm  # noqa: E402
+
+from _training import start, write_model  # noqa: E402
+from api.app import open_knowledge_base  # noqa: E402
+from api.config import Settings  # noqa: E402
+from bot import answerability  # noqa: E402
+from bot.service import Bot  # noqa: E402
+from knowledge.evaluation import document_key, document_texts, hit_matches, load_questions, split_of  # noqa: E402
+from knowledge.retriever import Retriever  # noqa: E402
+
+EVAL = ROOT.parent / "shared" / "eval"
+SAMPLES = ROOT / "samples"
+FILES = {
+    "seeds": (EVAL / "seed_dev.jsonl", "seeds"),
+    "ncp": (EVAL / "ncp" / "questions.jsonl", "docs"),
+    "stard": (EVAL / "stard" / "questions.jsonl", "laws"),
+    "samples": (SAMPLES / "questions.jsonl", "samples"),
+    "blind": (SAMPLES / "questions_blind.jsonl", "samples"),
+    "blind2": (SAMPLES / "questions_blind2.jsonl", "samples"),
+}
+# Questions asked of a corpus they are not about: (set, corpus).
+ELSEWHERE = [("ncp", "seeds"), ("stard", "seeds"), ("seeds", "laws"), ("samples", "seeds"), ("seeds", "samples"),
+             ("ncp", "samples"), ("stard", "samples"), ("blind", "seeds"), ("blind2", "docs")]
+CAP = 300  # questions per (set, corpus, kind), drawn with a fixed seed: STARD would outweigh the rest
+SEED = 7
+GRID = [(leaves, rounds) for leaves in (4, 8) for rounds in (60, 150, 300)]
+BASE_PARAMS = {
+    "objective": "binary", "learning_rate": 0.05, "min_data_in_leaf": 30, "lambda_l2": 5.0,
+    "feature_fraction": 0.8, "bagging_fraction": 0.8, "bagging_freq": 1, "verbose": -1,
+    "num_threads": 2, "seed": SEED, "deterministic": True,
+}
+TOLERANCE = 0.005  # within this of the best balanced rate, the threshold answering most
+
+
+@dataclass
+class Row:
+    x: np.ndarray
+    label: int
+    group: str  # "<set>><corpus> <kind>": every group weighs the same
+    key: str
+    half: str
+    hand: float  # the hand calibration's confidence, to compare
+    hand_threshold: float
+
+
+def sample(items: list, rng: random.Random) -> list:
+    return rng.sample(items, CAP) if len(items) > CAP else items
+
+
+def collect(data_dir: Path) -> tuple[list[Row], str]:
+    rng = random.Random(SEED)
+    bots: dict[str, tuple[Bot, Retriever]] = {}
+    embedder = ""
+
+    def bot_for(corpus: str) -> tuple[Bot, Retriever]:
+        nonlocal embedder
+        if corpus not in bots:
+            kb_dir = data_dir / "eval" / corpus
+            if not (kb_dir / "policybot.sqlite3").exists():
+                sys.exit(f"{kb_dir} is missing: run `policybot eval <file> --corpus <{corpus}>` first")
+            kb = open_knowledge_base(Settings(data_dir=kb_dir))
+            retriever = Retriever(kb)
+            bots[corpus] = (Bot(kb, retriever, answerability=None), retriever)
+            embedder = kb.embedder.name
+        return bots[corpus]
+
+    def row(bot: Bot, question: str, label: int, group: str, key: str) -> Row | None:
+        found = bot.assess(question)
+        if found is None:
+            return None  # refused before any model is asked: nothing to learn
+        return Row(answerability.features(found, bot.kb.lexical.idf)[0], label, group, key, split_of(key),
+                   found.evidence.confidence(found.calibration), found.calibration.threshold)
+
+    rows: list[Row] = []
+    keys: dict[str, str] = {}
+    for name, (path, corpus) in FILES.items():
+        started = time.monotonic()
+        bot, retriever = bot_for(corpus)
+        kb = bot.kb
+        texts = document_texts(kb)
+        passages = [i for i in kb.filters if i not in kb.passage_of]
+        every = retriever.hits([(i, 0.0) for i in passages])
+        questions = sample(load_questions(path), rng)
+        for q in questions:
+            key = keys.setdefault(q["q"], document_key(q, lambda: texts))
+            matches = hit_matches(q)
+            if matches is None:
+                rows.append(row(bot, q["q"], 0, f"{name}>{corpus} unanswerable", key))
+                continue
+            rows.append(row(bot, q["q"], 1, f"{name}>{corpus} answerable", key))
+            gold = frozenset(h.document.id for h in every if matches(h))
+            retriever.without = gold
+            try:
+                rows.append(row(bot, q["q"], 0, f"{name}>{corpus} near miss", key))
+            finally:
+                retriever.without = frozenset()
+        print(f"  {name:8s} {len(questions):4d} questions on {corpus} ({time.monotonic() - started:.1f} s)",
+              file=sys.stderr)
+    for name, corpus in ELSEWHERE:
+        bot, _ = bot_for(corpus)
+        questions = sample([q for q in load_questions(FILES[name][0]) if q["q"] in keys], rng)
+        for q in questions:
+            rows.append(row(bot, q["q"], 0, f"{name}>{corpus} out of scope", keys[q["q"]]))
+        print(f"  {name:8s} {len(questions):4d} questions on {corpus} (out of scope)", file=sys.stderr)
+    return [r for r in rows if r is not None], embedder
+
+
+def group_weights(rows: list[Row]) -> np.ndarray:
+    counts: dict[str, int] = {}
+    for r in rows:
+        counts[r.group] = counts.get(r.group, 0) + 1
+    mean = len(rows) / len(counts)
+    return np.array([mean / counts[r.group] for r in rows])
+
+
+def fit(rows: list[Row], leaves: int, rounds: int) -> lightgbm.Booster:
+    data = lightgbm.Dataset(np.vstack([r.x for r in rows]), np.array([r.label for r in rows]),
+                            weight=group_weights(rows), feature_name=list(answerability.FEATURES))
+    return lightgbm.train({**BASE_PARAMS, "num_leaves": leaves}, data, num_boost_round=rounds)
+
+
+def rates(rows: list[Row], p: np.ndarray, threshold: float) -> dict[str, float]:
+    """Per group: the answered rate (answerable) or the refusal rate (the rest)."""
+    out: dict[str, list[float]] = {}
+    for r, value in zip(rows, p):
+        right = value >= threshold if r.label else value < threshold
+        out.setdefault(r.group, []).append(float(right))
+    return {g: float(np.mean(v)) for g, v in sorted(out.items())}
+
+
+def balanced(rows: list[Row], p: np.ndarray, threshold: float) -> float:
+    return float(np.mean(list(rates(rows, p, threshold).values())))
+
+
+def best_threshold(rows: list[Row], p: np.ndarray) -> tuple[float, float]:
+    """The balanced-best threshold; within TOLERANCE of it, the one answering most."""
+    table = [(balanced(rows, p, t), t) for t in np.arange(0.05, 0.95, 0.01)]
+    top = max(score for score, _ in table)
+    score, threshold = min(((s, t) for s, t in table if s >= top - TOLERANCE), key=lambda item: item[1])
+    return round(float(threshold), 2), score
+
+
+def choose(train: list[Row]) -> tuple[int, int, float, list[dict]]:
+    fold = {r.key: int(hashlib.sha256(r.key.encode()).hexdigest(), 16) % 3 for r in train}
+    table = []
+    for leaves, rounds in GRID:
+        p = np.zeros(len(train))
+        for f in range(3):
+            inner = [r for r in train if fold[r.key] != f]
+            held = [n for n, r in enumerate(train) if fold[r.key] == f]
+            model = fit(inner, leaves, rounds)
+            p[held] = model.predict(np.vstack([train[n].x for n in held]))
+        threshold, score = best_threshold(train, p)
+        table.append({"num_leaves": leaves, "rounds": rounds, "threshold": threshold, "balanced": round(score, 4)})
+        print(f"  cv leaves={leaves} rounds={rounds:3d}  threshold {threshold:.2f}  balanced {score:.4f}",
+              file=sys.stderr)
+    best = max(table, key=lambda item: item["balanced"])
+    return best["num_leaves"], best["rounds"], best["threshold"], table
+
+
+def show(label: str, figures: dict[str, float]) -> None:
+    print(f"  {label}: balanced {np.mean(list(figures.values())):.3f}")
+    for group, value in figures.items():
+        kind = "answered" if group.endswith(" answerable") else "refused"
+        print(f"    {group:32s} {kind} {value:.3f}")
+
+
+def main() -> None:
+    args, data_dir = start(__doc__)
+    rows, embedder = collect(data_dir)
+    train = [r for r in rows if r.half == "train"]
+    val = [r for r in rows if r.half == "val"]
+    print(f"rows: {len(train)} train, {len(val)} validation")
+    leaves, rounds, threshold, table = choose(train)
+    model = fit(train, leaves, rounds)
+    print(f"chosen: num_leaves={leaves}, rounds={rounds}, threshold={threshold}")
+    figures = {}
+    for half, part in (("train", train), ("val", val)):
+        hand = np.array([r.hand - r.hand_threshold for r in part])  # refused below 0
+        learned = model.predict(np.vstack([r.x for r in part]))
+        figures[half] = {"hand": rates(part, hand, 0.0), "learned": rates(part, learned, threshold)}
+        show(f"{half} hand calibration", figures[half]["hand"])
+        show(f"{half} learned", figures[half]["learned"])
+    if args.dry_run:
+        return
+    write_model(model, ROOT / "bot" / answerability.MODEL_FILE, ROOT / "bot" / answerability.CARD_FILE, {
+        "embedder": embedder, "features": list(answerability.FEATURES), "threshold": threshold,
+        "params": {**BASE_PARAMS, "num_leaves": leaves, "rounds": rounds}, "cross_validation": table,
+        "split": "by document, knowledge.evaluation.split_of (fixed seed)", "figures": figures,
+    })
+
+if __name__ == "__main__":
+    main()
