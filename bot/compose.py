@@ -83,6 +83,8 @@ def pick_sentences(
             value *= 0.5  # the units line; they are given separately when asked for
         if _SIGN_OFF.search(sentence):
             value *= 0.1
+        if sentence.rstrip().endswith(("？", "?")):
+            value *= 0.1  # an interpretation's 问：… line asks, it does not answer
         return value
 
     scored = [(score(s), i) for i, s in enumerate(candidates)]

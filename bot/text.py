@@ -33,7 +33,8 @@ _ITEM_START = re.compile(r"^\s*(?:[（(]?[一二三四五六七八九十\d]{1,3}
 
 _WHO = re.compile(r"谁|哪个部门|哪些部门|什么部门|哪个单位|哪些单位|什么单位|哪家|由哪|牵头|负责|主管|找哪")
 _WHEN = re.compile(r"多久|多长时间|什么时候|啥时候?|何时|几点|几天|几个月|几年|期限|时限|截止|到期|有效期|哪天|几号|时间")
-_AMOUNT = re.compile(r"多少|几|标准|比例|金额|额度|上限|最高|最低|幅度")
+# 额 is the amount itself (金额, 额度, 限额, 名额), not 额外 (extra).
+_AMOUNT = re.compile(r"多少|几|标准|比例|额(?!外)|上限|最高|最低|幅度")
 # "What do I bring": the papers a procedure asks for (办事指南 questions).
 _PAPER_WORDS = frozenset("材料 证件 资料 手续 证明 东西".split())
 _PAPERS = re.compile(r"(?:什么|哪些|啥|哪几样)(?:材料|证件|资料|手续|证明|东西)|(?:带|准备|拿)(?:什么|啥|哪些)"
@@ -47,11 +48,14 @@ _CONDITIONS = re.compile(r"(?:什么|哪些|啥)(?:条件|要求)|条件是|谁�
 _CONDITION_FACT = re.compile(r"(?:符合|具备|满足)[^，。；]{0,6}条件|条件[:：]|可以申请|可申请|方可|均可")
 _WHETHER = re.compile(r"是否|能不能|可不可以|可以吗|能.*吗|会不会|有没有|要不要|需不需要|还保留吗|吗[？?]?$")
 
-_TIME_FACT = re.compile(r"\d{1,2}\s*[:：]\s*\d{2}|\d+\s*(?:个?工作日|个?小时|天|日|个?月|年|周)|[一二三四五六七八九十两]+\s*(?:个?工作日|个?小时|天|日|个月|年)|\d{4}年\d{1,2}月|即时|当日|当天")
+# 2025年度 names the policy year a rule is for, not a time it gives.
+_TIME_FACT = re.compile(r"\d{1,2}\s*[:：]\s*\d{2}|\d+\s*(?:个?工作日|个?小时|天|日|个?月|年(?!度)|周)|[一二三四五六七八九十两]+\s*(?:个?工作日|个?小时|天|日|个月|年)|\d{4}年\d{1,2}月|即时|当日|当天")
 # A sentence naming papers to hand in (not the false ones a refusal rule speaks of).
 _PAPERS_FACT = re.compile(r"(?:提供|提交|携带|出具|凭|持)(?:(?!虚假|伪造)[^，。；]){0,24}?"
                           r"(?:证件|证明|合同|凭证|材料|申请表|登记表|户口簿|身份证|结婚证|证书|承诺书)")
-_AMOUNT_FACT = re.compile(r"\d+(?:\.\d+)?\s*(?:%|元|万元|亿元|人|名|例|户|家|倍|次|项|个|岁|周岁|平方米)|[一二三四五六七八九十百千万两]+(?:元|万元|倍)")
+# 12个月 and 3个工作日 are how long, not how much.
+_AMOUNT_FACT = re.compile(r"\d+(?:\.\d+)?\s*(?:%|元|万元|亿元|人|名|例|户|家|倍|次|项|个(?!月|工作日|小时|星期)|岁|周岁|平方米)"
+                          r"|[一二三四五六七八九十百千万两]+(?:元|万元|倍)")
 
 
 def normalize(text: str) -> str:
@@ -133,11 +137,13 @@ def has_fact_for(sentence: str, wanted: set[str]) -> bool:
     return any(_GIVES[name].search(sentence) for name in wanted if name in _GIVES)
 
 
-_POLICY_YEAR = re.compile(r"(20\d{2})\s*年度")
+# A year that starts no date and no time within it (2025年12月, 2025年底, 2025年起) and ends
+# no span (有效期至2025年): the policy year asked about, as in 2025年居民医保什么时候交.
+_POLICY_YEAR = re.compile(r"(?<![\d至到止])(20\d{2})\s*年(?:度|(?![\d一二三四五六七八九十两〇零]|[底初末内中前后起以至到间上下]))")
 
 
 def policy_year(question: str) -> str | None:
-    """The policy year a question asks about ("2024年度"), as passages write it."""
+    """The policy year a question asks about ("2024年度", "2024年的医保"), as passages write it."""
     found = _POLICY_YEAR.search(unicodedata.normalize("NFKC", question))
     return f"{found.group(1)}年度" if found else None
 

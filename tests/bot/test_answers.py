@@ -169,3 +169,29 @@ def test_the_default_model_answers_the_year_asked_about(e5_samples_bot) -> None:
     assert "380元" in old.answer and old.warnings and old.citations[0].document.doc_number == "青医保发〔2023〕5号"
     new = e5_samples_bot.ask("居民医保个人缴费标准是多少")
     assert "400元" in new.answer and not new.warnings
+
+
+def test_a_year_named_without_度_is_the_policy_year_asked_about(e5_samples_bot) -> None:  # type: ignore[no-untyped-def]
+    # 2025年 is the notice's 2025年度: its payment period answers, not a sentence that merely
+    # holds a 2025 date (the refund rule's 待遇享受至2025年12月31日) nor another policy's dates.
+    answer = e5_samples_bot.ask("2025年居民医保什么时候开始交")
+    cited = answer.citations[0]
+    assert answer.answered and "2024年9月2日至2024年12月31日" in answer.answer, answer.answer
+    assert cited.document.doc_number == "青医保发〔2024〕7号" and cited.article["path"][0].startswith("三、")
+    assert "不予退还" not in answer.answer and not answer.warnings
+
+
+def test_a_limit_asked_for_is_answered_by_the_article_stating_the_amount(e5_samples_bot) -> None:  # type: ignore[no-untyped-def]
+    from bot.evidence import weigh
+    from bot.text import content_words, intents
+
+    question = "公积金租房提取每月限额"
+    bot = e5_samples_bot
+    answer = bot.ask(question)
+    assert answer.citations[0].article["label"] == "第七条" and "1200元" in answer.answer, answer.answer
+    # Search puts 第八条 first (it speaks of 12个月限额之和, a duration, no amount); the
+    # evidence must say so rather than leave the choice to a hair's breadth of coverage.
+    hits = {h.article["label"]: h for h in bot.retriever.search(question, k=5) if h.article}
+    words, wanted = content_words(question, bot.kb.lexical.has_term), intents(question)
+    assert weigh(words, hits["第八条"], bot.kb.lexical.idf, wanted).fact_missing
+    assert not weigh(words, hits["第七条"], bot.kb.lexical.idf, wanted).fact_missing

@@ -11,7 +11,14 @@ from bot.evaluation import evaluate_answers, fact_matches
 from bot.evidence import weigh
 from bot.questions import similarity
 from bot.smalltalk import reply_for
-from bot.text import content_words, intents, place_names, sentences
+from bot.text import (
+    content_words,
+    has_fact_for,
+    intents,
+    place_names,
+    policy_year,
+    sentences,
+)
 from knowledge.records import DocumentRecord
 from knowledge.retriever import Hit
 
@@ -33,6 +40,8 @@ def test_an_unknown_word_without_function_characters_is_kept_as_topic() -> None:
     ("重大突发事件发生后，政府多长时间内要开新闻发布会？", {"when"}),
     ("镇康县干部的政务公开知识培训由谁负责？", {"who"}),
     ("见习补贴每人每月多少？", {"amount"}),
+    ("公积金租房提取每月限额", {"amount"}),
+    ("有没有额外补贴", {"whether"}),
     ("中介服务机构的资质资格审批现在还保留吗？", {"whether"}),
     ("租房提取公积金要带什么证件", {"papers"}),
     ("申请创业补贴需要提交哪些材料", {"papers"}),
@@ -220,3 +229,25 @@ def test_review_cases_for_the_question_readers() -> None:
     assert "steps" not in intents("用支付宝小程序怎么缴费")
     assert _WHO_INTERPRETS.search("那解读材料谁来写") and not _WHO_INTERPRETS.search("根据政策解读，扩岗补助找哪个部门申请")
     assert not any(wants_human(m) for m in ("不要转人工", "别转人工", "转人工没用"))
+
+
+def test_a_year_asked_about_is_a_policy_year_unless_it_starts_a_date_or_ends_a_span() -> None:
+    assert policy_year("2025年居民医保什么时候开始交") == "2025年度"
+    assert policy_year("2024年度居民医保个人缴费标准是多少") == "2024年度"
+    assert [policy_year(q) for q in ("2025年12月31日前还能交吗", "2025年底前要办吗", "有效期至2025年吗",
+                                     "2025年起执行吗", "居民医保什么时候交")] == [None] * 5
+
+
+def test_a_duration_is_no_amount_and_a_policy_year_no_time() -> None:
+    assert not has_fact_for("选择按年提取的，提取金额不超过12个月限额之和；", {"amount"})
+    assert has_fact_for("选择按年提取的，提取金额不超过12个月限额之和；", {"when"})
+    assert has_fact_for("每人每月提取限额1200元", {"amount"}) and has_fact_for("资助5个项目", {"amount"})
+    assert not has_fact_for("2025年度居民医保个人缴费标准为每人每年400元。", {"when"})
+    assert has_fact_for("2025年度集中参保缴费期为2024年9月2日至2024年12月31日。", {"when"})
+
+
+def test_an_interpretations_question_line_is_not_quoted_as_the_answer() -> None:
+    text = ("问：《若干措施》什么时候开始执行？有效期多长？\n答：《若干措施》自2024年7月1日起施行，有效期至2027年12月31日。"
+            "其中，一次性扩岗补助的申请时间为2024年7月1日至2025年12月31日。")
+    picked = pick_sentences(text, ["若干措施", "开始", "执行"], {"when"}, lambda w: 1.0)
+    assert "？" not in picked and picked.startswith("《若干措施》自2024年7月1日起施行"), picked
