@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
@@ -75,6 +76,36 @@ def _min_max(ranked: list[tuple[int, float]]) -> list[tuple[int, float]]:
     return [(chunk_id, (score - low) / span if span > 0 else 1.0) for chunk_id, score in ranked]
 
 
+# The formal clauses of a regulation: its purpose (为……，根据……，制定本规定) and its
+# commencement or interpretation (本办法自……起施行, 由……负责解释); for a bare topic, as a
+# hotline agent types it, also its scope (本规定适用于……). Each names the whole topic, so
+# BM25 and the embedder rank it first for a topic query (公积金租房提取 -> 第一条, 第二条),
+# above the articles that say what the rules are. A question (人在外地租房，能办租房提取吗)
+# may be answered by the scope clause itself, and definitions (本法所称……) are substance.
+_INSTRUMENT = "(?:规定|办法|条例|细则|法|意见|措施|规则|决定|方案)"
+_ARTICLE = "^(?:第[一二三四五六七八九十百零〇]+条)?\\s*"
+_FORMALITY = re.compile(
+    rf"{_ARTICLE}为了?[^。]{{2,200}}?制[定订]本{_INSTRUMENT}"
+    rf"|{_ARTICLE}本{_INSTRUMENT}(?:自|由)[^。]{{0,60}}?(?:施行|生效|负责解释)"
+)
+_SCOPE = re.compile(rf"{_ARTICLE}[^。]{{0,40}}?本{_INSTRUMENT}适用于")
+# A question about those very clauses keeps them where they rank.
+_ASKS_FORMALITY = re.compile(r"目的|宗旨|为什么制定|为何制定|适用|范围|施行|生效|实施日期|有效期|到期|截止|失效|解释权|负责解释")
+_QUESTION = re.compile(r"[吗呢？?]|能否|能不能|可不可以|可以|是否|谁|哪|什么|怎么|如何|多少|几")
+FORMALITY_PENALTY = 0.2  # of a fused score on [0, 1]: below a substantive article that matches as well
+FORMALITY_SLACK = 5  # candidates beyond k, so that a demoted clause can make room
+
+
+def is_formality(text: str, topic_only: bool = False) -> bool:
+    """Whether a passage is a formal clause; ``topic_only``: the query is a bare topic."""
+    text = text.strip()
+    return bool(_FORMALITY.search(text) or (topic_only and _SCOPE.search(text)))
+
+
+def asks_formalities(query: str) -> bool:
+    return bool(_ASKS_FORMALITY.search(query))
+
+
 def _ranks(values: dict[int, float]) -> dict[int, int]:
     """Each passage's place (0 = best) in one half's list."""
     return {chunk_id: n for n, (chunk_id, _) in enumerate(sorted(values.items(), key=lambda i: (-i[1], i[0])))}
@@ -110,16 +141,24 @@ class Retriever:
         self, query: str, k: int = 10, status: str = "current",
         department: str | None = None, doc_number: str | None = None,
     ) -> list[Hit]:
-        candidates = self.candidates(query, max(k, POOL) if self.ranker else k, status, department, doc_number)
+        wanted = k + FORMALITY_SLACK
+        candidates = self.candidates(query, max(wanted, POOL) if self.ranker else wanted, status, department,
+                                     doc_number)
         if self.ranker is not None and candidates:
             ranked = self.rerank(query, candidates)
         else:
             ranked = [(c.chunk_id, c.fused) for c in candidates]
-        hits = self.hits(ranked[:k])
+        hits = self.hits(ranked[:wanted])
+        if not asks_formalities(query):
+            topic_only = not _QUESTION.search(query)
+            for hit in hits:
+                if is_formality(hit.text, topic_only):
+                    hit.score -= FORMALITY_PENALTY
+            hits.sort(key=lambda h: -h.score)  # stable: ties keep their order
         cosine = {c.chunk_id: c.cosine for c in candidates}
-        for hit in hits:
+        for hit in hits[:k]:
             hit.cosine = cosine.get(hit.chunk_id)
-        return hits
+        return hits[:k]
 
     def candidates(
         self, query: str, k: int, status: str = "current",
