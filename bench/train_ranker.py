@@ -20,7 +20,7 @@ import hashlib
 import json
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +34,9 @@ from _training import start, write_model  # noqa: E402
 from api.app import open_knowledge_base  # noqa: E402
 from api.config import Settings  # noqa: E402
 from knowledge import ranker  # noqa: E402
-from knowledge.evaluation import document_key, document_texts, hit_matches, load_questions, split_of  # noqa: E402
+from knowledge.evaluation import (  # noqa: E402
+    Metrics, document_key, document_texts, hit_matches, load_questions, split_of,
+)
 from knowledge.retriever import Retriever  # noqa: E402
 
 EVAL = ROOT.parent / "shared" / "eval"
@@ -66,15 +68,6 @@ class Group:
     set_name: str
     key: str
     half: str
-
-
-@dataclass
-class Scores:
-    n: int = 0
-    hit1: int = 0
-    hit5: int = 0
-    rr: float = 0.0
-    per_set: dict[str, list[float]] = field(default_factory=dict)
 
 
 def collect(data_dir: Path) -> tuple[list[Group], str]:
@@ -111,24 +104,15 @@ def collect(data_dir: Path) -> tuple[list[Group], str]:
     return groups, embedder_name
 
 
-def order_scores(groups: list[Group], scores: list[np.ndarray]) -> Scores:
-    """hit@1, hit@5 and MRR when each group is ordered by its scores (ties: fused order)."""
-    result = Scores()
+def order_scores(groups: list[Group], scores: list[np.ndarray]) -> dict[str, Metrics]:
+    """Each set's hit@1, hit@5 and MRR when each group is ordered by its scores (ties: fused order)."""
+    exact = ranker.FEATURES.index("exact")
+    result: dict[str, Metrics] = {}
     for group, score in zip(groups, scores):
-        order = sorted(range(len(score)), key=lambda n: (-group.rows[n, ranker.FEATURES.index("exact")],
-                                                         -score[n], n))
+        order = sorted(range(len(score)), key=lambda n: (-group.rows[n, exact], -score[n], n))
         ranked = group.labels[order][:DEPTH]
-        first = int(np.argmax(ranked)) + 1 if ranked.any() else None
-        bucket = result.per_set.setdefault(group.set_name, [0, 0, 0, 0.0])
-        bucket[0] += 1
-        result.n += 1
-        if first is not None:
-            result.hit1 += first == 1
-            result.hit5 += first <= 5
-            result.rr += 1.0 / first
-            bucket[1] += first == 1
-            bucket[2] += first <= 5
-            bucket[3] += 1.0 / first
+        rank = int(np.argmax(ranked)) + 1 if ranked.any() else None
+        result.setdefault(group.set_name, Metrics(k=5)).add(rank, group.key)
     return result
 
 
@@ -161,9 +145,9 @@ def predict(model: lightgbm.Booster, groups: list[Group]) -> list[np.ndarray]:
     return [model.predict(g.rows, num_threads=1) for g in groups]
 
 
-def balanced_hit1(scores: Scores) -> float:
+def balanced_hit1(scores: dict[str, Metrics]) -> float:
     """Mean hit@1 over sets: what model selection maximises, so no set dominates."""
-    return float(np.mean([b[1] / b[0] for b in scores.per_set.values()]))
+    return float(np.mean([m.as_dict()["hit@1"] for m in scores.values()]))
 
 
 def choose(train: list[Group]) -> tuple[int, int, list[tuple[tuple[int, int], float]]]:
@@ -188,11 +172,12 @@ def choose(train: list[Group]) -> tuple[int, int, list[tuple[tuple[int, int], fl
 
 
 def report(label: str, groups: list[Group], scores: list[np.ndarray]) -> dict[str, dict[str, float]]:
-    result = order_scores(groups, scores)
     out = {}
-    for name, (n, h1, h5, rr) in sorted(result.per_set.items()):
-        out[name] = {"n": n, "hit@1": round(h1 / n, 4), "hit@5": round(h5 / n, 4), "mrr": round(rr / n, 4)}
-        print(f"  {label:16s} {name:8s} n={n:4d}  hit@1 {h1 / n:.3f}  hit@5 {h5 / n:.3f}  MRR {rr / n:.3f}")
+    for name, metrics in sorted(order_scores(groups, scores).items()):
+        row = metrics.as_dict()
+        out[name] = {"n": row["answerable"], "hit@1": row["hit@1"], "hit@5": row["hit@5"], "mrr": row["mrr"]}
+        print(f"  {label:16s} {name:8s} n={row['answerable']:4d}  hit@1 {row['hit@1']:.3f}  "
+              f"hit@5 {row['hit@5']:.3f}  MRR {row['mrr']:.3f}")
     return out
 
 

@@ -103,7 +103,7 @@ class AnswerabilityModel:
         return float(self.booster.predict(features(found, idf), num_threads=1)[0])
 
 
-@lru_cache(maxsize=4)
+@lru_cache(maxsize=1)
 def _shipped() -> tuple[Path, dict[str, Any]] | None:
     package = resources.files("bot")
     model, card = Path(str(package.joinpath(MODEL_FILE))), Path(str(package.joinpath(CARD_FILE)))
@@ -120,6 +120,6 @@ def answerability_for(embedder_name: str) -> AnswerabilityModel | None:
         return None
     try:
         return AnswerabilityModel(*shipped)
-    except (OSError, ValueError, KeyError) as exc:
+    except (ImportError, OSError, ValueError, KeyError) as exc:
         logger.error("answerability model not loaded, refusing by the calibrated threshold: %s", exc)
         return None
