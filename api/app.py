@@ -9,6 +9,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+from swagger_ui_bundle import swagger_ui_path
 
 from api import privacy
 from api.config import Settings
@@ -72,8 +74,10 @@ def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None
         if rephraser is not None:
             rephraser.close()
 
+    # FastAPI's own /docs and /redoc load their scripts from a CDN, which an intranet cannot
+    # reach: /docs is served from local files instead (api/routes/pages.py), and ReDoc is off.
     app = FastAPI(title="policybot", version="0.1.0", lifespan=lifespan,
-                  default_response_class=UnicodeJSONResponse)
+                  default_response_class=UnicodeJSONResponse, docs_url=None, redoc_url=None)
 
     @app.exception_handler(PolicybotError)
     async def _policybot_error(request: Request, exc: PolicybotError) -> JSONResponse:
@@ -94,5 +98,6 @@ def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None
     app.include_router(documents.router, prefix="/api/v1")
     app.include_router(ask.router, prefix="/api/v1")
     app.include_router(pages.router)
+    app.mount(pages.SWAGGER_UI, StaticFiles(directory=swagger_ui_path), name="swagger-ui")
     wechat.install(app, settings)
     return app

@@ -20,7 +20,9 @@ from knowledge.store import Store
 
 GROUP_SIMILARITY = 0.5  # character-bigram Jaccard at which two questions count as one
 # Greetings and small talk are logged but are not questions for departments or statistics.
-QUESTIONS_ONLY = "coalesce(reason, '') != 'not_a_question'"
+QUESTIONS_ONLY = "coalesce(q.reason, '') != 'not_a_question'"
+# A department's own documents (joined as `d`): those it uploaded or drafted, as for editing.
+OWN_DOCUMENT = "(d.owner_department_id = ? OR d.drafting_department = ?)"
 # Days are counted in China Standard Time, the governments' own day.
 CST = timezone(timedelta(hours=8))
 
@@ -103,14 +105,12 @@ class QuestionLog:
         mine = ""
         params: list[Any] = []
         if department is not None and not department.is_admin:
-            mine = ("AND (q.document_id IS NULL OR d.id IS NULL OR d.owner_department_id = ? "
-                    "OR d.drafting_department = ?) ")
+            mine = f"AND (q.document_id IS NULL OR d.id IS NULL OR {OWN_DOCUMENT}) "
             params = [department.id, department.name]
         rows = self.store.read(
             "SELECT q.id, q.question, q.asked_at, q.answered, q.helpful FROM questions q "
             "LEFT JOIN documents d ON d.id = q.document_id "
-            "WHERE q.faq_id IS NULL AND (q.answered = 0 OR q.helpful = 0) "
-            "AND coalesce(q.reason, '') != 'not_a_question' " + mine +
+            "WHERE q.faq_id IS NULL AND (q.answered = 0 OR q.helpful = 0) AND " + QUESTIONS_ONLY + " " + mine +
             "ORDER BY q.asked_at DESC, q.rowid DESC LIMIT ?",
             (*params, limit),
         )
@@ -132,11 +132,29 @@ class QuestionLog:
                 group["reasons"].append(item["reason"])
         return groups
 
-    def hot(self, limit: int = 10, days: int = 30) -> list[dict[str, Any]]:
-        """The most asked questions lately, similar wordings counted together."""
+    @staticmethod
+    def _asked(days: int, department: Department | None) -> tuple[str, list[Any]]:
+        """FROM and WHERE of the questions of the last ``days`` days that a department's figures count.
+
+        A department counts the questions answered from its own documents, and those refused only
+        because they name another place (its passage held the answer for here). A question the bot
+        found too weak a passage for is about no department's documents, whichever passage came
+        nearest (护照怎么办理 is not the 医保局's), so only an admin (or None) counts it; departments
+        see it in their unanswered queue.
+        """
         since = (datetime.now(CST) - timedelta(days=days - 1)).date().isoformat()
-        rows = self.store.read("SELECT question FROM questions WHERE day >= ? AND " + QUESTIONS_ONLY +
-                               " ORDER BY asked_at DESC, rowid DESC LIMIT 5000", (since,))
+        sql = ("FROM questions q LEFT JOIN documents d ON d.id = q.document_id "
+               "WHERE q.day >= ? AND " + QUESTIONS_ONLY)
+        if department is None or department.is_admin:
+            return sql, [since]
+        return (f"{sql} AND (q.answered = 1 OR q.reason = 'other_place') AND {OWN_DOCUMENT}",
+                [since, department.id, department.name])
+
+    def hot(self, limit: int = 10, days: int = 30, department: Department | None = None) -> list[dict[str, Any]]:
+        """The most asked questions lately (a department: about its documents), similar wordings counted together."""
+        asked, params = self._asked(days, department)
+        rows = self.store.read(f"SELECT q.question {asked} ORDER BY q.asked_at DESC, q.rowid DESC LIMIT 5000",
+                               params)
         groups: list[list[Any]] = []  # [representative, count]
         self._forget_places_if_changed()
         for row in rows:
@@ -149,26 +167,25 @@ class QuestionLog:
         groups.sort(key=lambda g: -g[1])
         return [{"question": q, "count": n} for q, n in groups[:limit]]
 
-    def stats(self, days: int = 30) -> dict[str, Any]:
-        since = (datetime.now(CST) - timedelta(days=days - 1)).date().isoformat()
+    def stats(self, days: int = 30, department: Department | None = None) -> dict[str, Any]:
+        """Questions per day, answered rate, feedback, hot questions and top documents;
+        a department sees those about its own documents, an admin (or None) every one."""
+        asked, params = self._asked(days, department)
         per_day = self.store.read(
-            "SELECT day, count(*) AS n, sum(answered) AS a FROM questions WHERE day >= ? AND " + QUESTIONS_ONLY +
-            " GROUP BY day ORDER BY day",
-            (since,),
-        )
+            f"SELECT q.day, count(*) AS n, sum(q.answered) AS a {asked} GROUP BY q.day ORDER BY q.day", params)
         total = sum(r["n"] for r in per_day)
         answered = sum(r["a"] or 0 for r in per_day)
         topics: Counter[str] = Counter()
         titles: dict[str, tuple[str, str | None]] = {}
         for row in self.store.read(
-            "SELECT q.document_id, d.title, d.doc_number FROM questions q JOIN documents d ON d.id = q.document_id "
-            "WHERE q.day >= ? AND q.answered = 1", (since,),
+            f"SELECT q.document_id, d.title, d.doc_number {asked} AND q.answered = 1 AND d.id IS NOT NULL", params,
         ):
             topics[row["document_id"]] += 1
             titles[row["document_id"]] = (row["title"], row["doc_number"])
         helpful = defaultdict(int)
-        for row in self.store.read("SELECT helpful, count(*) AS n FROM questions WHERE day >= ? "
-                                   "AND helpful IS NOT NULL GROUP BY helpful", (since,)):
+        for row in self.store.read(
+            f"SELECT q.helpful, count(*) AS n {asked} AND q.helpful IS NOT NULL GROUP BY q.helpful", params,
+        ):
             helpful["helpful" if row["helpful"] else "unhelpful"] = row["n"]
         return {
             "days_covered": days,
@@ -177,7 +194,7 @@ class QuestionLog:
             "answered_rate": round(answered / total, 4) if total else 0.0,
             "feedback": {"helpful": helpful["helpful"], "unhelpful": helpful["unhelpful"]},
             "days": [{"date": r["day"], "questions": r["n"], "answered": r["a"] or 0} for r in per_day],
-            "hot_questions": self.hot(limit=10, days=days),
+            "hot_questions": self.hot(limit=10, days=days, department=department),
             # The 文号 tells two years' notices of one title apart.
             "topics": [{"document_id": d, "title": titles[d][0], "doc_number": titles[d][1], "count": n}
                        for d, n in topics.most_common(10)],

@@ -73,7 +73,8 @@ def add_faq(bot: BotDep, service: ServiceDep, indexer: IndexerDep, department: D
 
 @router.get("/stats")
 def stats(bot: BotDep, department: DepartmentDep, days: int = 30) -> dict[str, Any]:
-    return bot.questions.stats(days=max(1, min(days, 365)))
+    # A department's figures cover the questions about its own documents; an admin's cover all.
+    return bot.questions.stats(days=max(1, min(days, 365)), department=department)
 
 
 @router.get("/whoami")

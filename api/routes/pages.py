@@ -3,14 +3,18 @@
 The pages are static HTML and plain ES modules under `api/web/`; they call the
 JSON API from the browser. Only files that exist in that folder at start-up are
 served, so no request path ever reaches the file system.
+
+`/docs` is Swagger UI over the OpenAPI schema, its script and style served from
+the swagger-ui-bundle-v2 package (mounted at SWAGGER_UI by the app), never a CDN.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import APIRouter
-from fastapi.responses import Response
+from fastapi import APIRouter, Request
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, Response
 
 from knowledge.errors import NotFound
 
@@ -38,6 +42,13 @@ HEADERS = {
     "Referrer-Policy": "same-origin",
     "Cache-Control": "no-cache",
 }
+
+# Swagger UI runs FastAPI's inline start-up script; everything else still comes from this origin.
+DOCS_CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+)
+SWAGGER_UI = "/static/swagger-ui"
 
 ASSETS = {p.name: p for p in WEB.iterdir() if p.suffix in MEDIA_TYPES} if WEB.is_dir() else {}
 
@@ -68,3 +79,17 @@ def console_page() -> Response:
 @router.get("/static/{name}")
 def asset(name: str) -> Response:
     return serve(name)
+
+
+@router.get("/docs")
+def api_docs(request: Request) -> HTMLResponse:
+    root = request.scope.get("root_path", "").rstrip("/")
+    page = get_swagger_ui_html(
+        openapi_url=root + (request.app.openapi_url or "/openapi.json"),
+        title=f"{request.app.title} 接口文档",
+        swagger_js_url=f"{root}{SWAGGER_UI}/swagger-ui-bundle.js",
+        swagger_css_url=f"{root}{SWAGGER_UI}/swagger-ui.css",
+        swagger_favicon_url=f"{root}{SWAGGER_UI}/favicon-32x32.png",
+    )
+    page.headers.update({**HEADERS, "Content-Security-Policy": DOCS_CSP})
+    return page
