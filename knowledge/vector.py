@@ -1,9 +1,13 @@
 """Dense vector index keyed by chunk id, with metadata that names its embedder.
 
 ``VectorIndex`` is the seam for a served engine at scale-out; ``FaissVectorIndex``
-is the embedded default: exact inner-product search (vectors are normalised, so
-this is cosine) in an ``IndexIDMap2``, so deleting a document removes its
-vectors at once instead of leaving them to be cited.
+is the embedded default: inner-product search (vectors are normalised, so this
+is cosine) keyed by chunk id, so deleting a document removes its vectors at
+once instead of leaving them to be cited. Small indexes are exact
+(``IndexIDMap2(IndexFlatIP)``); once an index reaches ``ivf_threshold``
+vectors it is retrained as an ``IndexIVFFlat``, whose query cost grows with
+``nprobe`` lists instead of with the whole corpus. HNSW is not used because
+FAISS cannot remove vectors from it.
 """
 
 from __future__ import annotations
@@ -34,6 +38,8 @@ __all__ = [
 ]
 
 FORMAT_VERSION = 1
+IVF_THRESHOLD = 50_000  # vectors; below it exact search is cheap enough (~8 ms at 50k)
+IVF_NPROBE = 24
 
 
 class IndexMismatchError(RuntimeError):
@@ -133,27 +139,57 @@ def _atomic_write(path: Path, write: Any) -> None:
     _fsync_dir(path.parent)
 
 
-class FaissVectorIndex(VectorIndex):
-    """Exact search in ``IndexIDMap2(IndexFlatIP)``.
+def _nlist_for(count: int) -> int:
+    """Inverted lists for ``count`` vectors: ~4*sqrt(n), with >= 39 points each to train."""
+    return max(1, min(int(4 * count**0.5), count // 39))
 
-    Flat search costs ~17 ms per query at 100k x 384 on one thread and removal
-    is O(n); past ~100k chunks an HNSW/IVF implementation should take over.
+
+class FaissVectorIndex(VectorIndex):
+    """Exact search in ``IndexIDMap2(IndexFlatIP)``, IVF once it holds
+    ``ivf_threshold`` vectors.
+
+    Flat search costs ~17 ms per query at 100k x 384 on one thread; the IVF
+    index probes ``nprobe`` of its ~4*sqrt(n) lists (more when a filter keeps
+    only a small share of the vectors, so filtered results are not starved).
     """
 
-    def __init__(self, dim: int, index: faiss.IndexIDMap2 | None = None) -> None:
+    def __init__(
+        self,
+        dim: int,
+        index: faiss.Index | None = None,
+        *,
+        ivf_threshold: int = IVF_THRESHOLD,
+        nprobe: int = IVF_NPROBE,
+    ) -> None:
         self.dim = dim
+        self.ivf_threshold = ivf_threshold
+        self.nprobe = nprobe
         self._index = index if index is not None else faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
         if self._index.d != dim:
             raise ValueError(f"faiss index has dim {self._index.d}, expected {dim}")
         # faiss is not safe to search while another thread adds or removes.
         self._lock = threading.RLock()
 
+    @property
+    def kind(self) -> str:
+        return "ivf" if isinstance(self._index, faiss.IndexIVF) else "flat"
+
     def __len__(self) -> int:
         return int(self._index.ntotal)
 
     def ids(self) -> np.ndarray:
         with self._lock:
-            return faiss.vector_to_array(self._index.id_map).astype(np.int64)
+            if not isinstance(self._index, faiss.IndexIVF):
+                return faiss.vector_to_array(self._index.id_map).astype(np.int64)
+            invlists = self._index.invlists
+            parts = []
+            for list_no in range(self._index.nlist):
+                size = invlists.list_size(list_no)
+                if size:
+                    ptr = invlists.get_ids(list_no)
+                    parts.append(faiss.rev_swig_ptr(ptr, size).astype(np.int64))
+                    invlists.release_ids(list_no, ptr)
+            return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         ids = np.ascontiguousarray(ids, dtype=np.int64).reshape(-1)
@@ -168,6 +204,25 @@ class FaissVectorIndex(VectorIndex):
             if self._index.ntotal:
                 self._index.remove_ids(faiss.IDSelectorBatch(ids))
             self._index.add_with_ids(vectors, ids)
+            if self.kind == "flat" and self._index.ntotal >= self.ivf_threshold:
+                self._to_ivf()
+
+    def _to_ivf(self) -> None:
+        """Retrain the flat index as IVF over the vectors it holds (caller holds the lock)."""
+        started = time.perf_counter()
+        ids = faiss.vector_to_array(self._index.id_map).astype(np.int64)
+        vectors = self._index.index.reconstruct_n(0, self._index.ntotal)
+        nlist = _nlist_for(len(ids))
+        ivf = faiss.IndexIVFFlat(faiss.IndexFlatIP(self.dim), self.dim, nlist, faiss.METRIC_INNER_PRODUCT)
+        ivf.cp.seed = 1234  # the same vectors give the same lists on every worker
+        ivf.train(vectors)
+        ivf.add_with_ids(vectors, ids)
+        ivf.nprobe = min(self.nprobe, nlist)
+        self._index = ivf
+        logger.info(
+            "vector index reached %d vectors: retrained as IVF with %d lists in %.1fs",
+            len(ids), nlist, time.perf_counter() - started,
+        )
 
     def remove(self, ids: np.ndarray) -> int:
         ids = np.ascontiguousarray(ids, dtype=np.int64).reshape(-1)
@@ -181,19 +236,27 @@ class FaissVectorIndex(VectorIndex):
     ) -> list[tuple[int, float]]:
         query = np.ascontiguousarray(query, dtype=np.float32).reshape(1, self.dim)
         with self._lock:
-            k = min(k, int(self._index.ntotal))
+            total = int(self._index.ntotal)
+            k = min(k, total)
             if k <= 0:
                 return []
+            ivf = isinstance(self._index, faiss.IndexIVF)
             if allowed_ids is None:
-                scores, found = self._index.search(query, k)
+                params = faiss.SearchParametersIVF(nprobe=min(self.nprobe, self._index.nlist)) if ivf else None
             else:
                 allowed = np.ascontiguousarray(allowed_ids, dtype=np.int64).reshape(-1)
                 if len(allowed) == 0:
                     return []
-                # IndexIDMap2 translates the selector to its internal ids.
+                # IndexIDMap2 translates the selector to its internal ids; IVF stores ours.
                 selector = faiss.IDSelectorBatch(allowed)
-                params = faiss.SearchParameters(sel=selector)
-                scores, found = self._index.search(query, k, params=params)
+                if ivf:
+                    # A filter keeping 1/x of the vectors probes x times the lists.
+                    share = max(len(allowed) / total, 1e-9)
+                    nprobe = min(self._index.nlist, int(np.ceil(self.nprobe / min(share, 1.0))))
+                    params = faiss.SearchParametersIVF(sel=selector, nprobe=nprobe)
+                else:
+                    params = faiss.SearchParameters(sel=selector)
+            scores, found = self._index.search(query, k, params=params)
         return [(int(i), float(s)) for i, s in zip(found[0], scores[0]) if i >= 0]
 
     def save(self, path: Path, meta: dict[str, Any]) -> dict[str, Any]:
@@ -211,6 +274,7 @@ class FaissVectorIndex(VectorIndex):
                 **meta,
                 "dim": self.dim,
                 "count": len(self),
+                "kind": self.kind,
                 "faiss_version": faiss.__version__,
                 "format_version": FORMAT_VERSION,
                 "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -225,7 +289,9 @@ class FaissVectorIndex(VectorIndex):
         return full_meta
 
     @classmethod
-    def load(cls, path: Path) -> tuple[FaissVectorIndex, dict[str, Any]]:
+    def load(
+        cls, path: Path, *, ivf_threshold: int = IVF_THRESHOLD, nprobe: int = IVF_NPROBE
+    ) -> tuple[FaissVectorIndex, dict[str, Any]]:
         """Read an index and its metadata; raises IndexMismatchError if they disagree."""
         path = Path(path)
         mpath = meta_path(path)
@@ -235,12 +301,15 @@ class FaissVectorIndex(VectorIndex):
             )
         meta: dict[str, Any] = json.loads(mpath.read_text(encoding="utf-8"))
         index = faiss.read_index(str(path))
-        if not isinstance(index, faiss.IndexIDMap2):
-            raise IndexMismatchError(f"{path} holds a {type(index).__name__}, not an IndexIDMap2")
+        if not isinstance(index, (faiss.IndexIDMap2, faiss.IndexIVFFlat)):
+            raise IndexMismatchError(
+                f"{path} holds a {type(index).__name__}, not an IndexIDMap2 or IndexIVFFlat; "
+                "run `policybot rebuild` (or delete the index directory)"
+            )
         if index.ntotal != meta.get("count") or index.d != meta.get("dim"):
             raise IndexMismatchError(
                 f"{path} holds {index.ntotal} vectors of dim {index.d} but its metadata says "
                 f"{meta.get('count')} of dim {meta.get('dim')}; run `policybot rebuild` "
                 "(or delete the index directory)"
             )
-        return cls(int(index.d), index), meta
+        return cls(int(index.d), index, ivf_threshold=ivf_threshold, nprobe=nprobe), meta

@@ -24,11 +24,57 @@ def _unit(rows: int, seed: int = 0) -> np.ndarray:
     return v / np.linalg.norm(v, axis=1, keepdims=True)
 
 
-@pytest.fixture()
-def index() -> FaissVectorIndex:
-    idx = FaissVectorIndex(DIM)
+@pytest.fixture(params=["flat", "ivf"])
+def index(request: pytest.FixtureRequest) -> FaissVectorIndex:
+    # With a threshold of 50 the same 50 vectors are served by an IVF index.
+    idx = FaissVectorIndex(DIM, ivf_threshold=10**9 if request.param == "flat" else 50)
     idx.add(np.arange(100, 150), _unit(50))
+    assert idx.kind == request.param
     return idx
+
+
+def _clustered(rows: int, dim: int = 64, clusters: int = 40, seed: int = 3) -> np.ndarray:
+    """Vectors grouped around topics, as passages are; uniform noise would be IVF's worst case."""
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((clusters, dim))
+    v = centres[rng.integers(0, clusters, rows)] + 0.6 * rng.standard_normal((rows, dim))
+    return (v / np.linalg.norm(v, axis=1, keepdims=True)).astype(np.float32)
+
+
+def test_large_index_switches_to_ivf_and_keeps_recall(tmp_path: Path) -> None:
+    vectors = _clustered(6000)
+    ids = np.arange(10_000, 16_000)
+    exact = FaissVectorIndex(64, ivf_threshold=10**9)
+    ivf = FaissVectorIndex(64, ivf_threshold=5000)
+    for start in range(0, 6000, 1000):  # batches, as embed_pending adds them
+        exact.add(ids[start:start + 1000], vectors[start:start + 1000])
+        ivf.add(ids[start:start + 1000], vectors[start:start + 1000])
+    assert exact.kind == "flat" and ivf.kind == "ivf" and len(ivf) == 6000
+    assert sorted(ivf.ids().tolist()) == ids.tolist()
+
+    queries = _clustered(50, seed=9)
+    recall = np.mean([
+        len({i for i, _ in ivf.search(q, 10)} & {i for i, _ in exact.search(q, 10)}) / 10 for q in queries
+    ])
+    assert recall >= 0.9, recall
+
+    # A narrow filter (1% of the vectors) still fills k from the allowed ids.
+    allowed = ids[::100]
+    for q in queries[:10]:
+        hits = ivf.search(q, 10, allowed_ids=allowed)
+        assert len(hits) == 10 and {i for i, _ in hits} <= set(allowed.tolist())
+        assert [i for i, _ in hits] == [i for i, _ in exact.search(q, 10, allowed_ids=allowed)]
+
+    # Removal and replacement work on IVF as on flat: no ghost passages.
+    assert ivf.remove(ids[:500]) == 500 and len(ivf) == 5500
+    assert not {i for i, _ in ivf.search(vectors[3], 10)} & set(ids[:500].tolist())
+    ivf.add(ids[600:601], vectors[0:1])
+    assert ivf.search(vectors[0], 1)[0][0] == 10_600 and len(ivf) == 5500
+
+    ivf.save(tmp_path / "v.faiss", {"embedder": "test"})
+    loaded, meta = FaissVectorIndex.load(tmp_path / "v.faiss")
+    assert meta["kind"] == "ivf" and loaded.kind == "ivf" and len(loaded) == 5500
+    assert loaded.search(vectors[0], 1)[0][0] == 10_600
 
 
 def test_search_finds_itself_best_first(index: FaissVectorIndex) -> None:
