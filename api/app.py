@@ -14,7 +14,7 @@ from swagger_ui_bundle import swagger_ui_path
 
 from api import privacy
 from api.config import Settings
-from api.ratelimit import RateLimiter
+from api.ratelimit import RateLimiter, RedisRateLimiter
 from api import wechat
 from api.routes import ask, documents, health, pages, search
 from api.validation import describe
@@ -60,7 +60,8 @@ def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None
         app.state.kb = base
         app.state.service = KnowledgeService(base)
         app.state.retriever = Retriever(base)
-        app.state.limiter = RateLimiter(settings.rate_limit)
+        app.state.limiter = (RedisRateLimiter(settings.rate_limit, settings.redis_url) if settings.redis_url
+                             else RateLimiter(settings.rate_limit))
         app.state.indexer = BackgroundIndexer(base)
         rephraser = Rephraser.from_settings(settings)
         app.state.bot = Bot(base, app.state.retriever, settings, rephraser=rephraser)

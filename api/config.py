@@ -16,6 +16,7 @@ class Settings(BaseSettings):
     hotline: str = "12345"
     rate_limit: int = Field(default=60, ge=0, description="requests per minute per client; 0 turns it off")
     max_upload_bytes: int = 20 * 1024 * 1024
+    redis_url: str | None = None  # e.g. redis://localhost:6379/0: rate limits shared by all workers
 
     wechat_token: str | None = None
     wechat_appid: str | None = None
