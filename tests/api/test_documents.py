@@ -209,6 +209,29 @@ def test_a_second_worker_serves_and_embeds_what_the_first_uploaded(client, keys,
     other_kb.store.close()
 
 
+def test_a_document_deleted_on_one_worker_is_gone_from_the_others_next_search(client, keys, kb, embedder) -> None:  # type: ignore[no-untyped-def]
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from api.config import Settings
+    from knowledge.base import KnowledgeBase
+
+    doc = upload(client, keys["civil"]).json()
+    assert client.app.state.indexer.wait_idle(60)
+    other_kb = KnowledgeBase(kb.data_dir, embedder)
+    other = create_app(Settings(data_dir=kb.data_dir, rate_limit=0), kb=other_kb)
+    query = {"q": "城市低保标准提高到多少", "status": "all"}
+    with TestClient(other) as second:
+        assert second.get("/api/v1/search", params=query).json()["results"]
+        assert len(other_kb.vectors) > 0
+        assert client.delete(f"/api/v1/documents/{doc['id']}", headers=auth(keys["civil"])).status_code == 204
+        # No wait: the other worker's next search sees the store's new generation.
+        assert second.get("/api/v1/search", params=query).json()["results"] == []
+        assert len(other_kb.vectors) == 0 and len(other_kb.lexical) == 0  # no ghost passages to cite
+        assert second.get(f"/api/v1/documents/{doc['id']}").status_code == 404
+    other_kb.store.close()
+
+
 HEATING = """青川市住房和城乡建设局关于做好城区冬季供暖工作的通知
 青建发〔2025〕2号
 一、供暖时间
