@@ -11,7 +11,8 @@ import logging
 import math
 import threading
 import time
-from typing import Any
+
+import redis
 
 logger = logging.getLogger(__name__)
 
@@ -74,21 +75,17 @@ class RedisRateLimiter(RateLimiter):
     a citizen's question matters more than the limit.
     """
 
-    def __init__(self, per_minute: int, url: str, *, prefix: str = "policybot:rate:", client: Any = None) -> None:
+    def __init__(self, per_minute: int, url: str, *, prefix: str = "policybot:rate:") -> None:
         super().__init__(per_minute)
-        import redis
-
-        self._redis = client if client is not None else redis.Redis.from_url(
-            url, socket_timeout=0.5, socket_connect_timeout=0.5)
         self._prefix = prefix
-        self._script = self._redis.register_script(_BUCKET_SCRIPT)
-        self._errors = (redis.RedisError, OSError)
+        client = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+        self._script = client.register_script(_BUCKET_SCRIPT)
 
     def allow(self, client: str) -> bool:
         if self.per_minute <= 0:
             return True
         try:
             return bool(self._script(keys=[self._prefix + client], args=[self.per_minute]))
-        except self._errors as exc:
+        except (redis.RedisError, OSError) as exc:
             logger.warning("rate limit not checked, Redis unavailable: %s", exc)
             return True

@@ -1,6 +1,6 @@
 """Policybot on a large corpus: the STARD law articles, copied to province size.
 
-../shared/eval/stard/laws holds about 1,500 passages. To measure at the sizes a
+../shared/eval/stard/laws holds about 1,250 passages (1,520 chunks). To measure at the sizes a
 province runs (50k-100k passages), every law is written ``--copies`` times
 into a temporary folder, each copy under its own title (as each city
 republishes a provincial rule). Ingest stores every copy; the embedder (the
@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import resource
 import socket
 import statistics
 import sys
@@ -36,7 +35,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench.bench_knowledge import SHARED, machine  # noqa: E402
+from bench.bench_knowledge import SHARED, machine, peak_rss_mb  # noqa: E402
 
 LAWS = SHARED / "eval" / "stard" / "laws"
 QUESTIONS = SHARED / "eval" / "stard" / "questions.jsonl"
@@ -81,10 +80,6 @@ class CopyReusingEmbedder:
 
     def count_tokens(self, text: str) -> int:
         return self.inner.count_tokens(text)
-
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def free_port() -> int:

@@ -148,7 +148,8 @@ class FaissVectorIndex(VectorIndex):
     """Exact search in ``IndexIDMap2(IndexFlatIP)``, IVF once it holds
     ``ivf_threshold`` vectors.
 
-    Flat search costs ~17 ms per query at 100k x 384 on one thread; the IVF
+    Flat search costs ~7 ms per query at 100k x 384 on one thread, IVF ~0.2 ms
+    (bench/bench_vector.py); the IVF
     index probes ``nprobe`` of its ~4*sqrt(n) lists (more when a filter keeps
     only a small share of the vectors, so filtered results are not starved).
     """
