@@ -121,6 +121,8 @@ class Retriever:
         ranker: LearnedRanker | None | str = "shipped",
     ) -> None:
         self.kb = kb
+        self._titles_of: list[tuple[str, str]] | None = None
+        self._normalized_titles: list[tuple[str, str]] = []
         # The learned re-ranker (knowledge/ranker.py); None ranks by the fused score alone.
         # The shipped model knows one embedder's similarities: another's would mislead it; and
         # it ranks only if it beat fusion on the validation halves (its card's "default").
@@ -241,13 +243,19 @@ class Retriever:
             doc_ids |= self.kb.documents_by_number.get(number, set())
         wanted = normalize(query)
         if not doc_ids and len(wanted) >= 8:
-            for doc_id, title in self.kb.titles:
-                if len(title) >= 8 and normalize(title) in wanted:
-                    doc_ids.add(doc_id)
+            doc_ids = {doc_id for doc_id, title in self._long_titles() if title in wanted}
         return [
             chunk_id for doc_id in doc_ids for chunk_id in self.kb.chunks_by_document.get(doc_id, [])
             if allowed is None or chunk_id in allowed
         ]
+
+    def _long_titles(self) -> list[tuple[str, str]]:
+        """(document id, normalized title) of titles long enough to name a document, per reload."""
+        if self._titles_of is not self.kb.titles:
+            self._titles_of = self.kb.titles
+            self._normalized_titles = [(doc_id, normalize(title)) for doc_id, title in self.kb.titles
+                                       if len(title) >= 8]
+        return self._normalized_titles
 
     def hits(self, ranked: list[tuple[int, float]]) -> list[Hit]:
         """Hits for ranked chunk ids, skipping any deleted meanwhile."""

@@ -177,4 +177,21 @@ MIGRATIONS: list[tuple[str, str]] = [
         ALTER TABLE documents ADD COLUMN parser TEXT;
         """,
     ),
+    (
+        # Indexes on the sparse columns (most chunks are not windows and not
+        # interpretation passages) cover only the rows that have a value: a
+        # full one made the planner walk every top-level chunk to find "the
+        # interpretation passages of this document" (40 ms at 50k passages).
+        "0005_sparse_indexes",
+        """
+        DROP INDEX chunks_parent;
+        CREATE INDEX chunks_parent ON chunks(parent_chunk_id) WHERE parent_chunk_id IS NOT NULL;
+        DROP INDEX chunks_interpretation;
+        CREATE INDEX chunks_interpretation ON chunks(interpretation_id) WHERE interpretation_id IS NOT NULL;
+        CREATE INDEX chunks_article ON chunks(article_id) WHERE article_id IS NOT NULL;
+        CREATE INDEX chunks_faq ON chunks(faq_id) WHERE faq_id IS NOT NULL;
+        CREATE INDEX interpretation_sections_interpretation ON interpretation_sections(interpretation_id, ordinal);
+        CREATE INDEX faqs_document ON faqs(document_id);
+        """,
+    ),
 ]
