@@ -16,7 +16,8 @@ class Settings(BaseSettings):
     hotline: str = "12345"
     rate_limit: int = Field(default=60, ge=0, description="requests per minute per client; 0 turns it off")
     max_upload_bytes: int = 20 * 1024 * 1024
-    redis_url: str | None = None  # e.g. redis://localhost:6379/0: rate limits shared by all workers
+    redis_url: str | None = None  # e.g. redis://localhost:6379/0: what every worker must share (see README)
+    redis_prefix: str = "policybot:"  # WeChat and session keys, so deployments can share one Redis
 
     wechat_token: str | None = None
     wechat_appid: str | None = None

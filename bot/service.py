@@ -16,10 +16,11 @@ from typing import Any
 from bot.answer import Answer, Handoff
 from bot.answerability import AnswerabilityModel, Assessment, answerability_for
 from bot.compose import Units, compose, pick_sentences, source_line
-from bot.dialogue import Sessions, Turn, is_follow_up
+from bot.dialogue import Turn, is_follow_up
 from bot.evidence import COVERAGE_ONLY, Evidence, calibration_for, weigh
 from bot.llm import Rephraser
 from bot.questions import QuestionLog
+from bot.redis_sessions import sessions_for
 from bot.smalltalk import reply_for
 from bot.text import content_words, intents, normalize, place_names, policy_year
 from knowledge.base import KnowledgeBase
@@ -58,7 +59,7 @@ class Bot:
         self.calibration = calibration_for(kb.embedder.name)
         # The learned refusal model (bot/answerability.py), for the embedder it was trained on.
         self.answerability = answerability_for(kb.embedder.name) if answerability == "shipped" else answerability
-        self.sessions = Sessions(kb.store, getattr(settings, "session_ttl", 1800))
+        self.sessions = sessions_for(kb.store, settings)
         self.questions = QuestionLog(kb.store)
         self.rephraser = rephraser
 

@@ -28,8 +28,9 @@ from api.privacy import mask
 from api.wechat import texts
 from api.wechat.client import WeChatAPI, WeChatAPIError
 from api.wechat.db import ChannelDB
-from api.wechat.dedup import DEFERRED, OWED, MessageLog
+from api.wechat.dedup import DEFERRED, OWED
 from api.wechat.menu import Menu
+from api.wechat.redis_log import message_log
 from api.wechat.replies import MAX_REPLY_BYTES, Reply, citizen_text, fit, size, text
 from bot.answer import Answer
 from knowledge.errors import PolicybotError
@@ -52,7 +53,7 @@ class Channel:
         self.tries = PLATFORM_TRIES
         self._bot = bot
         self.db = db
-        self.log = MessageLog(db)
+        self.log = message_log(settings, db)
         self.api = api
         self.menu = menu
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="wechat-answer")

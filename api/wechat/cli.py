@@ -10,8 +10,8 @@ import click
 import httpx
 
 from api.wechat.client import API_BASE, WeChatAPI, WeChatAPIError
-from api.wechat.db import ChannelDB
 from api.wechat.menu import MenuError, check_for_upload, load_menu
+from api.wechat.redis_log import channel_db
 
 logger = logging.getLogger(__name__)
 
@@ -39,9 +39,9 @@ def menu(file: Path, api_base: str, as_json: bool) -> None:
         check_for_upload(parsed)
     except MenuError as exc:
         raise click.ClickException(str(exc)) from exc
-    # The store holds the shared access token, so the CLI and the workers use one.
+    # The store (or Redis) holds the shared access token, so the CLI and the workers use one.
     store = Store(settings.data_dir / "policybot.sqlite3")
-    api = WeChatAPI(settings.wechat_appid, settings.wechat_secret, ChannelDB(store), base_url=api_base)
+    api = WeChatAPI(settings.wechat_appid, settings.wechat_secret, channel_db(settings, store), base_url=api_base)
     try:
         api.create_menu({"button": parsed.buttons})
     except WeChatAPIError as exc:

@@ -22,9 +22,9 @@ from api.config import Settings
 from api.wechat import texts
 from api.wechat.channel import Channel
 from api.wechat.client import WeChatAPI
-from api.wechat.db import ChannelDB
 from api.wechat.handlers import Context, handle
 from api.wechat.menu import load_menu
+from api.wechat.redis_log import channel_db
 from api.wechat.replies import Reply, text
 from api.wechat.security import Envelope, Malformed, Refused, check_signature, check_timestamp
 from api.wechat.xmlsafe import MAX_BODY_BYTES, parse_xml, to_message
@@ -48,7 +48,7 @@ def make_router(settings: Settings) -> APIRouter:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Inside the app's own lifespan: the knowledge base and the bot exist by now.
-        db = ChannelDB(app.state.kb.store)
+        db = channel_db(settings, app.state.kb.store)
         api = None
         if settings.wechat_secret and settings.wechat_appid:
             api = WeChatAPI(settings.wechat_appid, settings.wechat_secret, db, base_url=settings.wechat_api_base)
