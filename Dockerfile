@@ -1,4 +1,5 @@
-# policybot on the embedded default: SQLite, local FAISS, the bundled e5 model.
+# policybot on the embedded default: SQLite, local FAISS, the bundled e5 model; with
+# POLICYBOT_DATABASE_URL and POLICYBOT_REDIS_URL set, on PostgreSQL and Redis (docker-compose.yml).
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -21,4 +22,5 @@ RUN pip install --no-cache-dir .
 VOLUME ["/data"]
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz')"
-CMD ["sh", "-c", "policybot ingest samples && policybot serve --host 0.0.0.0 --port 8000"]
+ENV POLICYBOT_WORKERS=1
+CMD ["sh", "-c", "policybot ingest samples && policybot serve --host 0.0.0.0 --port 8000 --workers $POLICYBOT_WORKERS"]

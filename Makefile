@@ -23,8 +23,10 @@ run: install
 	$(BIN)/policybot ingest samples
 	$(BIN)/policybot serve --host $(HOST) --port $(PORT)
 
+# The suite on SQLite, then again on PostgreSQL (skipped where Debian's postgresql is not installed).
 test: install-dev
 	$(BIN)/python -m pytest -q
+	POLICYBOT_TEST_DATABASE=postgres $(BIN)/python -m pytest -q
 
 SHARED ?= ../shared
 # Retrieval and answer quality on ../shared/eval and the held-out sample sets

@@ -45,7 +45,7 @@ class UnicodeJSONResponse(JSONResponse):
 def open_knowledge_base(settings: Settings) -> KnowledgeBase:
     configure_threads()
     warm_up()
-    return KnowledgeBase(settings.data_dir, make_embedder(settings.embedder))
+    return KnowledgeBase(settings.data_dir, make_embedder(settings.embedder), settings.database_url)
 
 
 def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None) -> FastAPI:

@@ -161,11 +161,11 @@ def departments() -> None:
 @click.option("--json", "as_json", is_flag=True)
 def departments_add(name: str, admin: bool, as_json: bool) -> None:
     """Create a department (or add a key to it) and print its key once."""
-    from knowledge.store import Store
+    from knowledge.store import open_store
 
     settings = load_settings()
     try:
-        _, key = Store(settings.data_dir / "policybot.sqlite3").add_department(name, admin)
+        _, key = open_store(settings.data_dir, settings.database_url).add_department(name, admin)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     if as_json:
@@ -202,7 +202,9 @@ def ask(question: str, session_id: str | None, as_json: bool) -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
-def serve(host: str, port: int) -> None:
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1),
+              help="Worker processes; more than one wants POLICYBOT_DATABASE_URL and POLICYBOT_REDIS_URL.")
+def serve(host: str, port: int, workers: int) -> None:
     """Run the web service (API, web pages, WeChat callback)."""
     import uvicorn
 
@@ -211,7 +213,16 @@ def serve(host: str, port: int) -> None:
     logging.getLogger().setLevel(logging.INFO)
     settings = load_settings()
     kb = open_kb(settings)  # a bad index or model fails here, in one line, not inside uvicorn
-    uvicorn.run(create_app(settings, kb=kb), host=host, port=port)
+    if workers == 1:
+        uvicorn.run(create_app(settings, kb=kb), host=host, port=port)
+        return
+    if not settings.redis_url:
+        logging.getLogger(__name__).warning(
+            "%d workers without POLICYBOT_REDIS_URL: each worker keeps its own rate limits", workers)
+    kb.save()  # the workers start from this index instead of each rebuilding it
+    kb.store.close()
+    # Each worker process builds its own app from the same settings (the environment).
+    uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers)
 
 
 @main.command()
@@ -265,7 +276,8 @@ def evaluate_command(file: Path, k: int, corpus: Path | None, baseline: bool, an
         from knowledge.service import KnowledgeService
 
         name = corpus.resolve().name
-        settings = settings.model_copy(update={"data_dir": settings.data_dir / "eval" / name})
+        # A throwaway SQLite knowledge base per corpus, never the configured database.
+        settings = settings.model_copy(update={"data_dir": settings.data_dir / "eval" / name, "database_url": None})
         kb = open_kb(settings)
         _, failures = ingest_paths(KnowledgeService(kb), [corpus])
         for failure in failures:

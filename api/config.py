@@ -16,6 +16,9 @@ class Settings(BaseSettings):
     hotline: str = "12345"
     rate_limit: int = Field(default=60, ge=0, description="requests per minute per client; 0 turns it off")
     max_upload_bytes: int = 20 * 1024 * 1024
+    # postgresql://user:password@host:5432/policybot: the knowledge and every shared row there,
+    # not in SQLite in data_dir (which still holds each worker's derived indexes)
+    database_url: str | None = None
     redis_url: str | None = None  # e.g. redis://localhost:6379/0: what every worker must share (see README)
     redis_prefix: str = "policybot:"  # WeChat and session keys, so deployments can share one Redis
 
@@ -33,6 +36,14 @@ class Settings(BaseSettings):
     llm_api_key: str | None = None
     llm_timeout: float = Field(default=3.0, gt=0)
     session_ttl: int = Field(default=1800, ge=0, description="seconds a dialogue keeps its context")
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("postgresql://", "postgres://")):
+            raise ValueError("POLICYBOT_DATABASE_URL must be a postgresql:// URL; "
+                             "leave it unset for SQLite in POLICYBOT_DATA_DIR")
+        return value or None
 
     @field_validator("wechat_aes_key")
     @classmethod

@@ -178,14 +178,14 @@ class Bot:
             # The previous document first (through its index): a word it holds changes nothing.
             if self.store.read(
                 f"SELECT 1 FROM (SELECT title AS x FROM documents WHERE id = ? UNION ALL "
-                f"SELECT text AS x FROM articles WHERE document_id = ?) WHERE {found} LIMIT 1",
+                f"SELECT text AS x FROM articles WHERE document_id = ?) AS texts WHERE {found} LIMIT 1",
                 (doc, doc, *forms),
             ):
                 continue
             # Named in another document's title or headings: that is where the question goes.
             if self.store.read(
                 f"SELECT 1 FROM (SELECT title AS x FROM documents WHERE id != ? UNION ALL "
-                f"SELECT label AS x FROM articles WHERE document_id != ?) WHERE {found} LIMIT 1",
+                f"SELECT label AS x FROM articles WHERE document_id != ?) AS texts WHERE {found} LIMIT 1",
                 (doc, doc, *forms),
             ):
                 return True

@@ -21,7 +21,7 @@ import numpy as np
 from knowledge.embedders import CachedEmbedder, Embedder
 from knowledge.lexical import LexicalIndex
 from knowledge.records import DocumentRecord, InterpretationRecord, effective_status, passage_text
-from knowledge.store import Store
+from knowledge.store import open_store
 from knowledge.tokenize import TOKENIZER_VERSION, tokenize
 from knowledge.writer import CHUNKER_VERSION, WINDOW_CHARS, rechunk_document
 from knowledge.vector import FaissVectorIndex, IndexMismatchError, check_meta, read_meta
@@ -42,9 +42,11 @@ class ChunkFilter:
 
 
 class KnowledgeBase:
-    def __init__(self, data_dir: Path, embedder: Embedder) -> None:
+    def __init__(self, data_dir: Path, embedder: Embedder, database_url: str | None = None) -> None:
+        """Knowledge in ``database_url`` (PostgreSQL), else in SQLite in ``data_dir``;
+        the indexes derived from it are kept in ``data_dir`` either way."""
         self.data_dir = data_dir
-        self.store = Store(data_dir / "policybot.sqlite3")
+        self.store = open_store(data_dir, database_url)
         self.embedder = CachedEmbedder(embedder, self.store)
         self.index_path = data_dir / "index" / "vectors.faiss"
         self.lexical = LexicalIndex()
@@ -94,8 +96,7 @@ class KnowledgeBase:
         for doc_id in doc_ids:
             with self.store.write() as conn:
                 rechunk_document(conn, doc_id)
-        with self.store.write() as conn:
-            conn.execute("INSERT OR REPLACE INTO state(key, value) VALUES ('chunker', ?)", (CHUNKER_VERSION,))
+        self.store.set_state("chunker", CHUNKER_VERSION)
         if doc_ids:
             logger.info("re-chunked %d documents for chunker %s", len(doc_ids), CHUNKER_VERSION)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -47,7 +46,7 @@ class DocumentRecord:
         return "、".join(self.issuers) or None
 
     @classmethod
-    def from_row(cls, row: sqlite3.Row) -> DocumentRecord:
+    def from_row(cls, row: Any) -> DocumentRecord:
         return cls(
             id=row["id"],
             title=row["title"],
@@ -93,7 +92,7 @@ class InterpretationRecord:
     publish_date: str | None = None
 
     @classmethod
-    def from_row(cls, row: sqlite3.Row) -> InterpretationRecord:
+    def from_row(cls, row: Any) -> InterpretationRecord:
         return cls(
             id=row["id"],
             document_id=row["document_id"],

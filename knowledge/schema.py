@@ -1,4 +1,9 @@
-"""Named schema migrations for the SQLite store, applied in order, each once."""
+"""Named schema migrations, applied in order, each once, on SQLite and PostgreSQL.
+
+Written in SQLite's words; knowledge/db.py spells the column types for
+PostgreSQL, and POSTGRES_ONLY adds what PostgreSQL lacks that the store's SQL
+uses, inside the same migration.
+"""
 
 from __future__ import annotations
 
@@ -195,3 +200,15 @@ MIGRATIONS: list[tuple[str, str]] = [
         """,
     ),
 ]
+
+POSTGRES_ONLY: dict[str, list[str]] = {
+    "0001_initial": [
+        # SQLite's instr(haystack, needle): 1-based position, 0 when absent.
+        "CREATE OR REPLACE FUNCTION instr(haystack text, needle text) RETURNS integer "
+        "LANGUAGE sql IMMUTABLE STRICT AS 'SELECT strpos(haystack, needle)'",
+    ],
+    "0003_bot": [
+        # Questions asked in the same second are listed newest first by SQLite's rowid.
+        "ALTER TABLE questions ADD COLUMN rowid BIGINT GENERATED ALWAYS AS IDENTITY",
+    ],
+}

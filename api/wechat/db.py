@@ -1,4 +1,4 @@
-"""The channel's own rows (wechat_messages, kv) in the knowledge store's SQLite file.
+"""The channel's own rows (wechat_messages, kv) in the knowledge store's database.
 
 Written with `Store.write(bump=False)`: these rows are not knowledge, so they
 must not bump the knowledge generation (every worker would then reload its
@@ -8,29 +8,29 @@ IMMEDIATE`, so workers serialise on them.
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from knowledge.db import Connection
 from knowledge.store import Store
 
 
 class ChannelDB:
     """The channel's tables, through the knowledge store; safe across threads and processes."""
 
-    def __init__(self, store: Store | Path) -> None:
+    def __init__(self, store: Store | Path | str) -> None:
         self.store = store if isinstance(store, Store) else Store(store)
         self.path = self.store.path
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self) -> Iterator[Connection]:
         with self.store.write(bump=False) as conn:
             yield conn
 
-    def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+    def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
         return self.store.read(sql, params)
 
     # -- kv: small shared values with an expiry (access token, "详情" text) --
@@ -47,8 +47,8 @@ class ChannelDB:
     def put(self, key: str, value: str, ttl: float | None, now: float | None = None) -> None:
         expires = None if ttl is None else (time.time() if now is None else now) + ttl
         with self.transaction() as conn:
-            conn.execute("INSERT OR REPLACE INTO kv(key, value, expires_at) VALUES (?, ?, ?)",
-                         (key, value, expires))
+            conn.execute("INSERT INTO kv(key, value, expires_at) VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE "
+                         "SET value = excluded.value, expires_at = excluded.expires_at", (key, value, expires))
 
     def delete(self, key: str) -> None:
         with self.transaction() as conn:

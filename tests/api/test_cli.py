@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,16 +14,17 @@ import pytest
 from click.testing import CliRunner, Result
 
 from api.cli import main
-from knowledge.store import Store
 from tests.conftest import TEST_EMBEDDER
 from tests.paths import SAMPLES
 from tests.texts import DIBAO
+from tests.postgres import database_for, keep_database, session_database, store_at
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
 def run(data_dir: Path, *args: str) -> Result:
-    env = {"POLICYBOT_DATA_DIR": str(data_dir), "POLICYBOT_EMBEDDER": TEST_EMBEDDER, "HF_HUB_OFFLINE": "1"}
+    env = {"POLICYBOT_DATA_DIR": str(data_dir), "POLICYBOT_EMBEDDER": TEST_EMBEDDER, "HF_HUB_OFFLINE": "1",
+           "POLICYBOT_DATABASE_URL": database_for(data_dir)}
     return CliRunner().invoke(main, list(args), env=env)
 
 
@@ -32,7 +34,7 @@ def json_lines(result: Result) -> list[dict[str, Any]]:
 
 def chunk_count(data_dir: Path, passages_only: bool = False) -> int:
     """Rows in chunks: passages and the windows inside long ones (or passages only)."""
-    store = Store(data_dir / "policybot.sqlite3")
+    store = store_at(data_dir)
     where = " WHERE parent_chunk_id IS NULL" if passages_only else ""
     try:
         return int(store.read(f"SELECT count(*) AS n FROM chunks{where}")[0]["n"])
@@ -41,12 +43,14 @@ def chunk_count(data_dir: Path, passages_only: bool = False) -> int:
 
 
 @pytest.fixture(scope="module")
-def samples_dir(tmp_path_factory: pytest.TempPathFactory, embedder) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def samples_dir(tmp_path_factory: pytest.TempPathFactory, embedder, postgres_server) -> Iterator[dict[str, Any]]:  # type: ignore[no-untyped-def]
     """The sample corpus ingested once through the CLI (the model is loaded first, so the timing is fair)."""
     data_dir = tmp_path_factory.mktemp("cli") / "data"
-    started = time.monotonic()
-    result = run(data_dir, "ingest", str(SAMPLES), "--json")
-    return {"data_dir": data_dir, "result": result, "seconds": time.monotonic() - started}
+    with session_database(postgres_server) as url:
+        keep_database(data_dir, url)
+        started = time.monotonic()
+        result = run(data_dir, "ingest", str(SAMPLES), "--json")
+        yield {"data_dir": data_dir, "result": result, "seconds": time.monotonic() - started}
 
 
 def test_ingest_samples_prints_one_json_line_per_file(samples_dir) -> None:  # type: ignore[no-untyped-def]
@@ -69,7 +73,7 @@ def test_ingest_samples_prints_one_json_line_per_file(samples_dir) -> None:  # t
     policy = by_file["qcfb-2024-12-employment.txt"]["documents"][0]
     assert interp["kind"] == "interpretation" and interp["interpretation_id"]
     assert interp["documents"][0]["id"] == policy["id"]
-    store = Store(samples_dir["data_dir"] / "policybot.sqlite3")
+    store = store_at(samples_dir["data_dir"])
     try:
         (row,) = store.read("SELECT id, document_id, department FROM interpretations")
         assert (row["id"], row["document_id"]) == (interp["interpretation_id"], policy["id"])
@@ -81,7 +85,7 @@ def test_ingest_samples_prints_one_json_line_per_file(samples_dir) -> None:  # t
 
 def test_ingest_again_changes_nothing_and_is_fast(samples_dir) -> None:  # type: ignore[no-untyped-def]
     data_dir = samples_dir["data_dir"]
-    store = Store(data_dir / "policybot.sqlite3")
+    store = store_at(data_dir)
     generation = store.generation()
     store.close()
     started = time.monotonic()
@@ -90,7 +94,7 @@ def test_ingest_again_changes_nothing_and_is_fast(samples_dir) -> None:  # type:
     assert again.exit_code == 0, again.output
     lines = [line for line in json_lines(again) if line["action"] != "skipped"]
     assert len(lines) == 5 and {line["action"] for line in lines} == {"unchanged"}
-    store = Store(data_dir / "policybot.sqlite3")
+    store = store_at(data_dir)
     assert store.generation() == generation  # not one row written
     store.close()
     assert seconds < samples_dir["seconds"] * 0.6, (seconds, samples_dir["seconds"])
@@ -115,7 +119,7 @@ def test_search_prints_the_api_search_object(samples_dir, embedder) -> None:  # 
     assert any(hit["document"]["doc_number"] == "青建发〔2022〕30号" for hit in printed["results"])
     assert any(hit["article"] and hit["article"]["path"][-1] == hit["article"]["label"] for hit in printed["results"])
 
-    kb = KnowledgeBase(data_dir, embedder)
+    kb = KnowledgeBase(data_dir, embedder, database_for(data_dir))
     app = create_app(Settings(data_dir=data_dir, embedder=TEST_EMBEDDER, rate_limit=0), kb=kb)
     with TestClient(app) as client:
         served = client.get("/api/v1/search", params={"q": query, "k": 3}).json()
@@ -154,7 +158,7 @@ def test_ingest_reports_bad_files_and_keeps_the_good_one(tmp_path: Path) -> None
         failure = by_name[name]
         assert failure["action"] == "failed"
         assert name in failure["error"] and CJK.search(failure["error"]), failure
-    store = Store(data_dir / "policybot.sqlite3")
+    store = store_at(data_dir)
     try:
         titles = [r["title"] for r in store.read("SELECT title FROM documents")]
     finally:
@@ -229,7 +233,7 @@ def test_ask_prints_the_api_ask_object(samples_dir) -> None:  # type: ignore[no-
 
 
 def test_manifest_links_the_successor_of_a_repealed_policy(samples_dir) -> None:  # type: ignore[no-untyped-def]
-    store = Store(samples_dir["data_dir"] / "policybot.sqlite3")
+    store = store_at(samples_dir["data_dir"])
     try:
         rows = store.read("SELECT n.doc_number AS new, o.doc_number AS old, o.status FROM documents n "
                           "JOIN documents o ON o.id = n.supersedes")

@@ -9,6 +9,7 @@ import pytest
 from tests.paths import SEEDS
 from tests.api.conftest import auth
 from tests.texts import DIBAO
+from tests.postgres import current_database_url
 
 
 
@@ -198,7 +199,7 @@ def test_a_second_worker_serves_and_embeds_what_the_first_uploaded(client, keys,
     from api.config import Settings
     from knowledge.base import KnowledgeBase
 
-    other_kb = KnowledgeBase(kb.data_dir, embedder)
+    other_kb = KnowledgeBase(kb.data_dir, embedder, current_database_url())
     other = create_app(Settings(data_dir=kb.data_dir, rate_limit=0), kb=other_kb)
     with TestClient(other) as second:
         doc = upload(client, keys["civil"]).json()
@@ -218,7 +219,7 @@ def test_a_document_deleted_on_one_worker_is_gone_from_the_others_next_search(cl
 
     doc = upload(client, keys["civil"]).json()
     assert client.app.state.indexer.wait_idle(60)
-    other_kb = KnowledgeBase(kb.data_dir, embedder)
+    other_kb = KnowledgeBase(kb.data_dir, embedder, current_database_url())
     other = create_app(Settings(data_dir=kb.data_dir, rate_limit=0), kb=other_kb)
     query = {"q": "城市低保标准提高到多少", "status": "all"}
     with TestClient(other) as second:

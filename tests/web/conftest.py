@@ -50,13 +50,13 @@ def live_server(samples_kb, embedder, tmp_path_factory: pytest.TempPathFactory) 
     from api.config import Settings
     from knowledge.base import KnowledgeBase
 
-    data_dir = copy_data_dir(samples_kb.data_dir, tmp_path_factory.mktemp("web") / "data")
-    kb = KnowledgeBase(data_dir, embedder)
+    data_dir, url = copy_data_dir(samples_kb, tmp_path_factory.mktemp("web") / "data")
+    kb = KnowledgeBase(data_dir, embedder, url)
     keys = {
         "civil": kb.store.add_department("青川市民政局")[1],
         "admin": kb.store.add_department("青川市人民政府办公室", admin=True)[1],
     }
-    app = create_app(Settings(data_dir=data_dir, embedder=TEST_EMBEDDER, rate_limit=0), kb=kb)
+    app = create_app(Settings(data_dir=data_dir, database_url=url, embedder=TEST_EMBEDDER, rate_limit=0), kb=kb)
     with live(app) as url:
         yield LiveServer(url=url, kb=kb, keys=keys)
     kb.store.close()

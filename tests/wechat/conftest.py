@@ -22,8 +22,10 @@ from tests.conftest import TEST_EMBEDDER
 from tests.wechat.wx_sim import APPID, AES_KEY, TOKEN
 
 
-def copy_data_dir(source: Path, target: Path) -> Path:
-    """A consistent copy of a knowledge base's data directory (SQLite via its backup API)."""
+def copy_data_dir(kb: Any, target: Path) -> tuple[Path, str | None]:
+    """A consistent copy of a knowledge base: its data directory (SQLite via its backup API)
+    and, on PostgreSQL, its database; returns the copy's data directory and database URL."""
+    source = kb.data_dir
     target.mkdir(parents=True, exist_ok=True)
     for item in source.iterdir():
         if item.name.startswith("policybot.sqlite3"):
@@ -32,17 +34,21 @@ def copy_data_dir(source: Path, target: Path) -> Path:
             shutil.copytree(item, target / item.name)
         else:
             shutil.copy2(item, target / item.name)
+    if kb.store.postgres:
+        from tests.postgres import copy_database
+
+        return target, copy_database(kb.store)
     with sqlite3.connect(source / "policybot.sqlite3") as src, sqlite3.connect(target / "policybot.sqlite3") as dst:
         src.backup(dst)
-    return target
+    return target, None
 
 
 @pytest.fixture(scope="session")
 def wechat_kb(samples_kb, embedder, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     from knowledge.base import KnowledgeBase
 
-    data = copy_data_dir(samples_kb.data_dir, tmp_path_factory.mktemp("wechat") / "data")
-    base = KnowledgeBase(data, embedder)
+    data, url = copy_data_dir(samples_kb, tmp_path_factory.mktemp("wechat") / "data")
+    base = KnowledgeBase(data, embedder, url)
     yield base
     base.store.close()
 

@@ -11,7 +11,7 @@ import pytest
 
 from api.wechat.client import OutsideWindow, QuotaExceeded, WeChatAPI, WeChatAPIError
 from api.wechat.db import ChannelDB
-from knowledge.store import Store
+from tests.postgres import store_at
 
 
 class FakeWeChat:
@@ -49,7 +49,7 @@ class FakeWeChat:
 
 @pytest.fixture
 def db(tmp_path: Path) -> ChannelDB:
-    return ChannelDB(Store(tmp_path / "policybot.sqlite3").path)
+    return ChannelDB(store_at(tmp_path).path)
 
 
 def api(db: ChannelDB, fake: FakeWeChat, secret: str = "the-secret") -> WeChatAPI:

@@ -8,11 +8,11 @@ from pathlib import Path
 from api.wechat.db import ChannelDB
 from api.wechat.dedup import DEFERRED, OWED, PENDING, READY, SENT, MessageLog
 from api.wechat.replies import text
-from knowledge.store import Store
+from tests.postgres import store_at
 
 
 def make_log(tmp_path: Path) -> MessageLog:
-    store = Store(tmp_path / "policybot.sqlite3")  # runs the migrations
+    store = store_at(tmp_path)  # runs the migrations
     return MessageLog(ChannelDB(store.path))
 
 
@@ -46,7 +46,7 @@ def test_deferred_answers_become_owed_and_are_fetched(tmp_path: Path) -> None:
 
 
 def test_one_first_try_among_concurrent_claims(tmp_path: Path) -> None:
-    store = Store(tmp_path / "policybot.sqlite3")
+    store = store_at(tmp_path)
     logs = [MessageLog(ChannelDB(store.path)) for _ in range(4)]  # separate connections, as workers have
     firsts: list[bool] = []
     barrier = threading.Barrier(8)

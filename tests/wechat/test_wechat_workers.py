@@ -23,6 +23,7 @@ import httpx
 import pytest
 
 from api.wechat.replies import citizen_text
+from knowledge.store import open_store
 from tests.conftest import TEST_EMBEDDER
 from tests.paths import REPO
 from tests.wechat.conftest import copy_data_dir, live
@@ -40,15 +41,16 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def workers(wechat_kb, embedder, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, list[str]]]:  # type: ignore[no-untyped-def]
+def workers(wechat_kb, embedder, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[tuple[Path, str | None], list[str]]]:  # type: ignore[no-untyped-def]
     from api.app import create_app
     from api.config import Settings
     from knowledge.base import KnowledgeBase
 
-    data = copy_data_dir(wechat_kb.data_dir, tmp_path_factory.mktemp("workers") / "data")
+    data, database = copy_data_dir(wechat_kb, tmp_path_factory.mktemp("workers") / "data")
     env = {**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
            "POLICYBOT_DATA_DIR": str(data), "POLICYBOT_EMBEDDER": TEST_EMBEDDER, "POLICYBOT_RATE_LIMIT": "0",
            "POLICYBOT_WECHAT_TOKEN": TOKEN, "POLICYBOT_WECHAT_REPLY_DEADLINE": str(DEADLINE),
+           **({"POLICYBOT_DATABASE_URL": database} if database else {}),
            "WECHAT_TEST_BOT_DELAY": str(DELAY), "WECHAT_TEST_PLATFORM_TIMEOUT": str(PLATFORM_TIMEOUT)}
     for name in ("POLICYBOT_WECHAT_AES_KEY", "POLICYBOT_WECHAT_APPID", "POLICYBOT_WECHAT_SECRET"):
         env.pop(name, None)
@@ -57,8 +59,8 @@ def workers(wechat_kb, embedder, tmp_path_factory: pytest.TempPathFactory) -> It
                              "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
                             cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     other = f"http://127.0.0.1:{port}"
-    kb = KnowledgeBase(data, embedder)
-    app = create_app(Settings(data_dir=data, embedder=TEST_EMBEDDER, rate_limit=0, wechat_token=TOKEN,
+    kb = KnowledgeBase(data, embedder, database)
+    app = create_app(Settings(data_dir=data, database_url=database, embedder=TEST_EMBEDDER, rate_limit=0, wechat_token=TOKEN,
                               wechat_reply_deadline=DEADLINE), kb=kb)
     try:
         with live(app) as here:
@@ -78,7 +80,7 @@ def workers(wechat_kb, embedder, tmp_path_factory: pytest.TempPathFactory) -> It
                 time.sleep(0.2)
             for url in (here, other):  # a first question loads what a long-running worker has loaded
                 httpx.post(f"{url}/api/v1/ask", json={"question": "创业补贴"}, timeout=60)
-            yield data, [here, other]
+            yield (data, database), [here, other]
     finally:
         proc.terminate()
         try:
@@ -101,9 +103,7 @@ def asked(store: Any, openid: str) -> int:
 
 
 def test_a_retry_on_the_other_worker_gets_the_first_workers_answer(workers, embedder, open_app) -> None:  # type: ignore[no-untyped-def]
-    from knowledge.store import Store
-
-    data, (worker_a, worker_b) = workers
+    (data, url), (worker_a, worker_b) = workers
     platform, openid, msg_id = Platform(), new_openid(), new_msg_id()
     xml = text_xml(openid, QUESTION, msg_id)
     with pytest.raises(httpx.TimeoutException):  # the bot is slower than the platform's patience
@@ -112,7 +112,7 @@ def test_a_retry_on_the_other_worker_gets_the_first_workers_answer(workers, embe
     with open_app() as client:
         expected = citizen_text(client.app.state.bot.ask(QUESTION, session_id=f"x:{new_openid()}"))
     assert reply["Content"] == expected
-    store = Store(data / "policybot.sqlite3")
+    store = open_store(data, url)
     assert asked(store, openid) == 1  # worker B waited for A's answer instead of asking again
 
     # A restart: a new app on the same directory still knows the message and asks nobody.
@@ -121,8 +121,8 @@ def test_a_retry_on_the_other_worker_gets_the_first_workers_answer(workers, embe
     from fastapi.testclient import TestClient
     from knowledge.base import KnowledgeBase
 
-    restarted = KnowledgeBase(data, embedder)
-    app = create_app(Settings(data_dir=data, embedder=TEST_EMBEDDER, rate_limit=0, wechat_token=TOKEN),
+    restarted = KnowledgeBase(data, embedder, url)
+    app = create_app(Settings(data_dir=data, database_url=url, embedder=TEST_EMBEDDER, rate_limit=0, wechat_token=TOKEN),
                      kb=restarted)
     with TestClient(app) as client:
         again = platform.read(platform.post(client, xml))
@@ -132,9 +132,7 @@ def test_a_retry_on_the_other_worker_gets_the_first_workers_answer(workers, embe
 
 
 def test_simultaneous_tries_on_two_workers_ask_the_bot_once(workers) -> None:  # type: ignore[no-untyped-def]
-    from knowledge.store import Store
-
-    data, urls = workers
+    (data, url), urls = workers
     platform, openid, msg_id = Platform(), new_openid(), new_msg_id()
     xml = text_xml(openid, QUESTION, msg_id)
     replies: list[str] = []
@@ -148,6 +146,6 @@ def test_simultaneous_tries_on_two_workers_ask_the_bot_once(workers) -> None:  #
     for t in threads:
         t.join()
     assert len(replies) == 2 and replies[0] == replies[1] and "《" in replies[0]
-    store = Store(data / "policybot.sqlite3")
+    store = open_store(data, url)
     assert asked(store, openid) == 1
     store.close()
