@@ -9,7 +9,6 @@ previous turn.
 
 from __future__ import annotations
 
-import inspect
 import logging
 import os
 import subprocess
@@ -34,7 +33,7 @@ from api.wechat.redis_log import RedisChannelDB, RedisMessageLog
 from api.wechat.replies import citizen_text, text
 from bot.dialogue import Turn
 from bot.redis_sessions import RedisSessions
-from knowledge.store import Store
+from knowledge.store import Store, open_store
 from tests.conftest import TEST_EMBEDDER
 from tests.paths import REPO
 from tests.wechat import test_wechat_dedup as sqlite_scenarios
@@ -200,17 +199,13 @@ def test_unreachable_redis_falls_back_to_the_store_and_warns(store: Store, caplo
 # -- two real worker processes, sharing nothing but Redis ------------------------------
 
 
-def copy_kb(kb: Any, target: Path) -> Path:
-    # copy_data_dir takes the knowledge base (and returns its database too) once the
-    # PostgreSQL port lands; these worker tests run on SQLite either way.
-    if "kb" in inspect.signature(copy_data_dir).parameters:
-        return Path(copy_data_dir(kb, target)[0])  # type: ignore[index]
-    return Path(copy_data_dir(kb.data_dir, target))  # type: ignore[arg-type]
+Copy = tuple[Path, str | None]  # a worker's data directory and, on PostgreSQL, its own database
 
 
 @contextmanager
-def worker(data: Path, **settings: str) -> Iterator[str]:
-    """A uvicorn worker process on `data`, configured as test_wechat_workers' are; yields its URL."""
+def worker(copy: Copy, **settings: str) -> Iterator[str]:
+    """A uvicorn worker process on its own copy, configured as test_wechat_workers' are; yields its URL."""
+    data, database = copy
     env = {**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
            "POLICYBOT_DATA_DIR": str(data), "POLICYBOT_EMBEDDER": TEST_EMBEDDER, "POLICYBOT_RATE_LIMIT": "0",
            "POLICYBOT_WECHAT_TOKEN": TOKEN, "POLICYBOT_WECHAT_REPLY_DEADLINE": str(DEADLINE),
@@ -219,6 +214,8 @@ def worker(data: Path, **settings: str) -> Iterator[str]:
     for name in ("POLICYBOT_WECHAT_AES_KEY", "POLICYBOT_WECHAT_APPID", "POLICYBOT_WECHAT_SECRET",
                  "POLICYBOT_DATABASE_URL"):
         env.pop(name, None)
+    if database:
+        env["POLICYBOT_DATABASE_URL"] = database
     url = f"http://127.0.0.1:{free_port()}"
     command = [sys.executable, "-m", "uvicorn", "--factory", "tests.wechat.worker_app:make",
                "--host", "127.0.0.1", "--port", url.rsplit(":", 1)[1], "--log-level", "warning"]
@@ -249,19 +246,19 @@ def healthy(url: str) -> bool:
 
 @pytest.fixture(scope="module")
 def redis_workers(wechat_kb, redis_url: str,  # type: ignore[no-untyped-def]
-                  tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[list[Path], list[str]]]:
+                  tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[list[Copy], list[str]]]:
     """Two worker processes, each on its own copy of the data directory, sharing one Redis."""
     root = tmp_path_factory.mktemp("redis-workers")
-    data = [copy_kb(wechat_kb, root / name) for name in ("a", "b")]
+    data = [copy_data_dir(wechat_kb, root / name) for name in ("a", "b")]
     shared = {"redis_url": redis_url, "redis_prefix": f"test:{uuid.uuid4().hex}:"}
     with worker(data[0], **shared) as worker_a, worker(data[1], **shared) as worker_b:
         yield data, [worker_a, worker_b]
 
 
-def asked_anywhere(data: list[Path], openid: str) -> int:
+def asked_anywhere(data: list[Copy], openid: str) -> int:
     total = 0
-    for directory in data:
-        store = Store(directory / "policybot.sqlite3")
+    for directory, database in data:
+        store = open_store(directory, database)
         total += asked(store, openid)
         store.close()
     return total
