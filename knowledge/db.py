@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from functools import lru_cache
 from collections.abc import Iterable, Iterator, Sequence
 from decimal import Decimal
 from pathlib import Path
@@ -69,6 +70,7 @@ def _plain(value: Any) -> Any:
 _TOKENS = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|\?|%|[^'\"?%]+", re.S)
 
 
+@lru_cache(maxsize=512)  # the store's statements are a few hundred fixed strings
 def to_pyformat(sql: str) -> str:
     """``?`` placeholders as psycopg's ``%s``; every literal ``%`` (quoted ones too) as ``%%``.
 

@@ -40,7 +40,7 @@ from tests.wechat import test_wechat_dedup as sqlite_scenarios
 from tests.wechat.conftest import copy_data_dir
 from tests.wechat.test_wechat_window import deliver
 from tests.wechat.test_wechat_workers import (DEADLINE, DELAY, PLATFORM_TIMEOUT, QUESTION, asked, free_port,
-                                              post)
+                                              post, retry_on_the_other_worker)
 from tests.wechat.wx_sim import TOKEN, Platform, new_msg_id, new_openid, text_xml
 
 T = TypeVar("T")
@@ -266,13 +266,7 @@ def asked_anywhere(data: list[Copy], openid: str) -> int:
 
 def test_a_retry_on_the_other_worker_gets_the_first_answer(redis_workers, open_app) -> None:  # type: ignore[no-untyped-def]
     data, (worker_a, worker_b) = redis_workers
-    platform, openid = Platform(), new_openid()
-    xml = text_xml(openid, QUESTION, new_msg_id())
-    with pytest.raises(httpx.TimeoutException):  # the bot is slower than the platform's patience
-        post(worker_b, platform, xml, PLATFORM_TIMEOUT)
-    reply = platform.read(post(worker_a, platform, xml, PLATFORM_TIMEOUT))
-    with open_app() as client:
-        expected = citizen_text(client.app.state.bot.ask(QUESTION, session_id=f"x:{new_openid()}"))
+    _, openid, _, reply, expected = retry_on_the_other_worker(worker_b, worker_a, open_app)
     assert reply["Content"] == expected
     assert asked_anywhere(data, openid) == 1  # worker A waited for B's answer instead of asking again
 

@@ -102,15 +102,25 @@ def asked(store: Any, openid: str) -> int:
     return int(rows[0]["n"])
 
 
-def test_a_retry_on_the_other_worker_gets_the_first_workers_answer(workers, embedder, open_app) -> None:  # type: ignore[no-untyped-def]
-    (data, url), (worker_a, worker_b) = workers
-    platform, openid, msg_id = Platform(), new_openid(), new_msg_id()
-    xml = text_xml(openid, QUESTION, msg_id)
+def retry_on_the_other_worker(first: str, second: str, open_app: Any) -> tuple[Platform, str, str, dict, str]:
+    """A try times out on ``first``, the platform's retry reaches ``second``.
+
+    Returns the platform, the citizen's OpenID, the message, the retry's reply
+    and what the bot answers that question on its own.
+    """
+    platform, openid = Platform(), new_openid()
+    xml = text_xml(openid, QUESTION, new_msg_id())
     with pytest.raises(httpx.TimeoutException):  # the bot is slower than the platform's patience
-        post(worker_b, platform, xml, PLATFORM_TIMEOUT)
-    reply = platform.read(post(worker_a, platform, xml, PLATFORM_TIMEOUT))
+        post(first, platform, xml, PLATFORM_TIMEOUT)
+    reply = platform.read(post(second, platform, xml, PLATFORM_TIMEOUT))
     with open_app() as client:
         expected = citizen_text(client.app.state.bot.ask(QUESTION, session_id=f"x:{new_openid()}"))
+    return platform, openid, xml, reply, expected
+
+
+def test_a_retry_on_the_other_worker_gets_the_first_workers_answer(workers, embedder, open_app) -> None:  # type: ignore[no-untyped-def]
+    (data, url), (worker_a, worker_b) = workers
+    platform, openid, xml, reply, expected = retry_on_the_other_worker(worker_b, worker_a, open_app)
     assert reply["Content"] == expected
     store = open_store(data, url)
     assert asked(store, openid) == 1  # worker B waited for A's answer instead of asking again
