@@ -25,6 +25,7 @@ from knowledge.base import KnowledgeBase
 from knowledge.embedders import make_embedder
 from knowledge.errors import PolicybotError, TooManyRequests
 from knowledge.indexer import BackgroundIndexer
+from knowledge.leases import RedisEmbeddingLeases
 from knowledge.retriever import Retriever
 from knowledge.service import KnowledgeService
 from knowledge.tokenize import warm_up
@@ -45,7 +46,9 @@ class UnicodeJSONResponse(JSONResponse):
 def open_knowledge_base(settings: Settings) -> KnowledgeBase:
     configure_threads()
     warm_up()
-    return KnowledgeBase(settings.data_dir, make_embedder(settings.embedder), settings.database_url)
+    # With Redis, the workers take turns embedding new passages instead of each embedding all.
+    leases = RedisEmbeddingLeases(settings.redis_url, settings.redis_prefix) if settings.redis_url else None
+    return KnowledgeBase(settings.data_dir, make_embedder(settings.embedder), settings.database_url, leases)
 
 
 def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None) -> FastAPI:

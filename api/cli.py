@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import multiprocessing
 import sys
 import time
 from pathlib import Path
@@ -212,17 +213,33 @@ def serve(host: str, port: int, workers: int) -> None:
 
     logging.getLogger().setLevel(logging.INFO)
     settings = load_settings()
-    kb = open_kb(settings)  # a bad index or model fails here, in one line, not inside uvicorn
     if workers == 1:
+        kb = open_kb(settings)  # a bad index or model fails here, in one line, not inside uvicorn
         uvicorn.run(create_app(settings, kb=kb), host=host, port=port)
         return
     if not settings.redis_url:
         logging.getLogger(__name__).warning(
             "%d workers without POLICYBOT_REDIS_URL: each worker keeps its own rate limits", workers)
-    kb.save()  # the workers start from this index instead of each rebuilding it
-    kb.store.close()
+    # Checked and brought up to date once, in a child process: the workers then start from the
+    # saved index instead of each rebuilding it, and this supervisor does not keep a whole
+    # knowledge base in memory beside them (700 MB at 50k passages).
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        problem = pool.apply(prepare_index)
+    if problem:
+        raise click.ClickException(problem)
     # Each worker process builds its own app from the same settings (the environment).
     uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers)
+
+
+def prepare_index() -> str | None:
+    """Open the knowledge base (syncing its indexes with the store) and save them; the error, if any."""
+    try:
+        kb = open_kb(load_settings())
+    except click.ClickException as exc:
+        return exc.message
+    kb.save()
+    kb.store.close()
+    return None
 
 
 @main.command()

@@ -9,20 +9,29 @@ other copies reuse that vector, because their text differs only in the
 title's copy mark; embedding 50k passages for real takes about 80 minutes on
 2 cores, and the embedder's rate is what the first copy measures.
 
-Then a live uvicorn (one worker) serves the data, and 8 concurrent clients
-send the STARD questions to /api/v1/search and /api/v1/ask. Prints the
-machine, ingest figures, p50/p95 per endpoint and the peak RSS.
+Then ``policybot serve`` runs on that data in its own process (``--workers``
+uvicorn workers), and 8 concurrent clients in this process send STARD
+questions in three rounds:
 
-    python bench/bench_scale.py --copies 33 [--clients 8] [--requests 400]
+- /api/v1/search with questions the server has never seen (its query vectors are computed),
+- /api/v1/ask with the same questions again (their query vectors are in the server's cache:
+  what a hotline's repeated questions cost),
+- /api/v1/ask with other questions, never seen (the cost of a new question).
+
+Prints the machine, ingest figures, p50/p95 per round and the server's peak RSS.
+
+    python bench/bench_scale.py --copies 40 [--clients 8] [--requests 400] [--data DIR]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -95,7 +104,7 @@ def load(base: str, method: str, path: str, payloads: list[dict], clients: int) 
 
     def one(payload: dict) -> float:
         if not hasattr(local, "client"):
-            local.client = httpx.Client(base_url=base, timeout=30)
+            local.client = httpx.Client(base_url=base, timeout=60)
         started = time.perf_counter()
         if method == "GET":
             response = local.client.get(path, params=payload)
@@ -113,67 +122,136 @@ def load(base: str, method: str, path: str, payloads: list[dict], clients: int) 
             "per_s": len(times) / wall, "n": len(times)}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--copies", type=int, default=33, help="copies of every law (default: %(default)s)")
-    parser.add_argument("--clients", type=int, default=8)
-    parser.add_argument("--requests", type=int, default=400, help="requests per endpoint")
-    parser.add_argument("--embedder", default="e5-small-bundled")
-    args = parser.parse_args()
-
-    import uvicorn
-
-    from api.app import create_app
-    from api.config import Settings
+def build(data: Path, copies: int, embedder_spec: str) -> dict[str, float]:
+    """Ingest ``copies`` copies of the laws into ``data``; the figures, kept beside it for reuse."""
     from knowledge.base import KnowledgeBase
     from knowledge.embedders import make_embedder
     from knowledge.folder import ingest_paths
     from knowledge.service import KnowledgeService
-    from knowledge.vector import configure_threads
 
-    print(json.dumps(machine(), ensure_ascii=False), flush=True)
-    configure_threads()
-    questions = [json.loads(line)["q"] for line in QUESTIONS.read_text(encoding="utf-8").splitlines()
-                 if line.strip()]
-    questions = [questions[i % len(questions)] for i in range(args.requests)]
-    embedder = CopyReusingEmbedder(make_embedder(args.embedder))
+    record = data / "bench_scale.json"
+    if record.exists():
+        figures = json.loads(record.read_text(encoding="utf-8"))
+        if figures["copies"] == copies and figures["embedder"] == embedder_spec:
+            print(f"reusing the corpus built in {data}", flush=True)
+            return figures  # type: ignore[no-any-return]
+        raise SystemExit(f"{data} holds another build ({figures['copies']} copies); give an empty --data")
+    embedder = CopyReusingEmbedder(make_embedder(embedder_spec))
     with tempfile.TemporaryDirectory(prefix="policybot-scale-") as tmp:
-        corpus, data = Path(tmp) / "corpus", Path(tmp) / "data"
-        corpus.mkdir()
-        files = write_copies(corpus, args.copies)
+        corpus = Path(tmp)
+        files = write_copies(corpus, copies)
         kb = KnowledgeBase(data, embedder)
         started = time.perf_counter()
         _, failures = ingest_paths(KnowledgeService(kb), [corpus])
         store_s = time.perf_counter() - started
-        chunks = len(kb.pending)
-        started = time.perf_counter()
-        kb.embed_pending()
-        index_s = time.perf_counter() - started
-        raw = embedder.embedded / embedder.embed_s
-        print(f"corpus: {files} files ({len(failures)} failed), {kb.passage_count} passages, {chunks} chunks "
-              f"(with windows); vector index {kb.vectors.kind}", flush=True)
-        print(f"ingest: parse+store {store_s:.1f} s = {chunks / store_s:.0f} chunks/s; "
-              f"embedder raw {raw:.1f} texts/s over {embedder.embedded} distinct texts "
-              f"({embedder.embed_s:.0f} s); vectors for all {chunks} chunks in {index_s:.0f} s "
-              f"(the rest is FAISS and the SQLite vector cache); peak RSS {peak_rss_mb():.0f} MB", flush=True)
+    chunks = len(kb.pending)
+    started = time.perf_counter()
+    kb.embed_pending()
+    index_s = time.perf_counter() - started
+    kb.save()
+    figures = {"copies": copies, "embedder": embedder_spec, "files": files, "failed": len(failures),
+               "passages": kb.passage_count, "chunks": chunks, "index": kb.vectors.kind,
+               "store_s": store_s, "index_s": index_s, "embedded": embedder.embedded,
+               "embed_s": embedder.embed_s, "build_rss_mb": peak_rss_mb()}
+    kb.store.close()
+    record.write_text(json.dumps(figures), encoding="utf-8")
+    return figures
 
-        settings = Settings(data_dir=data, embedder=args.embedder, rate_limit=0)
-        port = free_port()
-        server = uvicorn.Server(uvicorn.Config(create_app(settings, kb=kb), port=port, log_level="warning"))
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        while not server.started:
-            time.sleep(0.1)
-        base = f"http://127.0.0.1:{port}"
-        load(base, "POST", "/api/v1/ask", [{"question": q} for q in questions[:16]], 2)  # warm-up
-        search = load(base, "GET", "/api/v1/search", [{"q": q} for q in questions], args.clients)
-        ask = load(base, "POST", "/api/v1/ask", [{"question": q} for q in questions], args.clients)
-        server.should_exit = True
-        thread.join(30)
-        for name, figures in (("/search", search), ("/ask", ask)):
-            print(f"{name}: {figures['n']} requests, {args.clients} clients: p50 {figures['p50']:.0f} ms, "
-                  f"p95 {figures['p95']:.0f} ms, max {figures['max']:.0f} ms, {figures['per_s']:.1f} req/s")
-        print(f"peak RSS (server and clients in one process): {peak_rss_mb():.0f} MB", flush=True)
+
+def rss_kb(pid: int, field: str) -> int:
+    """``field`` (VmRSS, VmHWM) of ``pid`` and its children, in KiB; 0 once it has exited."""
+    total = 0
+    pids = [pid]
+    while pids:
+        current = pids.pop()
+        try:
+            for line in Path(f"/proc/{current}/status").read_text().splitlines():
+                if line.startswith(field + ":"):
+                    total += int(line.split()[1])
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pids += [int(c) for c in (task / "children").read_text().split()]
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return total
+
+
+def serve(data: Path, embedder_spec: str, workers: int) -> tuple[subprocess.Popen, str]:
+    """``policybot serve`` on ``data`` in its own process; returns it once /healthz answers."""
+    import httpx
+
+    port = free_port()
+    env = {**os.environ, "POLICYBOT_DATA_DIR": str(data), "POLICYBOT_EMBEDDER": embedder_spec,
+           "POLICYBOT_RATE_LIMIT": "0"}
+    env.pop("POLICYBOT_DATABASE_URL", None)
+    command = [sys.executable, "-c", "from api.cli import main; main()", "serve", "--port", str(port),
+               "--workers", str(workers)]
+    log = data / "bench_scale_server.log"  # a file, not a pipe: nobody reads a pipe while the clients run
+    with log.open("wb") as sink:
+        server = subprocess.Popen(command, cwd=REPO, env=env, stdout=sink, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    started = time.perf_counter()
+    while True:
+        if server.poll() is not None:
+            raise SystemExit(f"policybot serve exited: {log.read_text(errors='replace')[-2000:]}")
+        try:
+            if httpx.get(base + "/healthz", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    print(f"server ready in {time.perf_counter() - started:.0f} s ({workers} worker(s)), "
+          f"RSS {rss_kb(server.pid, 'VmRSS') / 1024:.0f} MB", flush=True)
+    return server, base
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--copies", type=int, default=33, help="copies of every law (default: %(default)s)")
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--requests", type=int, default=400, help="requests per round")
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn workers of the server")
+    parser.add_argument("--embedder", default="e5-small-bundled")
+    parser.add_argument("--data", type=Path, help="build here and keep it (a later run with the same "
+                        "--copies reuses it); default: a temporary directory")
+    args = parser.parse_args()
+
+    print(json.dumps(machine(), ensure_ascii=False), flush=True)
+    questions = [json.loads(line)["q"] for line in QUESTIONS.read_text(encoding="utf-8").splitlines()
+                 if line.strip()]
+    if 2 * args.requests > len(questions):
+        raise SystemExit(f"--requests at most {len(questions) // 2}: the cold /ask round needs unseen questions")
+    seen, unseen = questions[:args.requests], questions[args.requests:2 * args.requests]
+    with tempfile.TemporaryDirectory(prefix="policybot-scale-data-") as tmp:
+        data = args.data or Path(tmp)
+        data.mkdir(parents=True, exist_ok=True)
+        f = build(data, args.copies, args.embedder)
+        chunks, store_s = f["chunks"], f["store_s"]
+        print(f"corpus: {f['files']} files ({f['failed']} failed), {f['passages']} passages, {chunks} chunks "
+              f"(with windows); vector index {f['index']}", flush=True)
+        print(f"ingest: parse+store {store_s:.1f} s = {chunks / store_s:.0f} chunks/s; "
+              f"embedder raw {f['embedded'] / f['embed_s']:.1f} texts/s over {f['embedded']} distinct texts "
+              f"({f['embed_s']:.0f} s); vectors for all {chunks} chunks in {f['index_s']:.0f} s "
+              f"(the rest is FAISS and the vector cache); ingest peak RSS {f['build_rss_mb']:.0f} MB", flush=True)
+
+        server, base = serve(data, args.embedder, args.workers)
+        try:
+            load(base, "POST", "/api/v1/ask", [{"question": q} for q in questions[-16:]], 2)  # warm-up
+            rounds = {
+                "/search, new questions": load(base, "GET", "/api/v1/search", [{"q": q} for q in seen],
+                                               args.clients),
+                "/ask, the same again": load(base, "POST", "/api/v1/ask", [{"question": q} for q in seen],
+                                             args.clients),
+                "/ask, new questions": load(base, "POST", "/api/v1/ask", [{"question": q} for q in unseen],
+                                            args.clients),
+            }
+            peak = rss_kb(server.pid, "VmHWM") / 1024
+        finally:
+            server.terminate()
+            server.wait(30)
+    for name, figures in rounds.items():
+        print(f"{name}: {figures['n']} requests, {args.clients} clients: p50 {figures['p50']:.0f} ms, "
+              f"p95 {figures['p95']:.0f} ms, max {figures['max']:.0f} ms, {figures['per_s']:.1f} req/s")
+    print(f"server peak RSS ({args.workers} worker(s), summed): {peak:.0f} MB", flush=True)
 
 
 if __name__ == "__main__":

@@ -6,55 +6,19 @@ expires after the session TTL, so nothing has to sweep idle sessions. It is a
 writes the store's ``sessions`` table instead, as without Redis, so a
 follow-up still works for every worker sharing that store.
 
-``SharedRedis`` is the connection and the outage rule the Redis-backed
-classes share (this one and the WeChat channel's, ``api/wechat/redis_log.py``).
+The connection and the outage rule are ``knowledge.shared_redis.SharedRedis``.
 """
 
 from __future__ import annotations
 
 import json
-import logging
-import time
-from collections.abc import Callable
 from dataclasses import asdict
 from functools import partial
-from typing import Any, TypeVar
-
-import redis
+from typing import Any
 
 from bot.dialogue import Sessions, Turn
+from knowledge.shared_redis import DEFAULT_PREFIX, SharedRedis
 from knowledge.store import Store
-
-logger = logging.getLogger(__name__)
-
-T = TypeVar("T")
-DEFAULT_PREFIX = "policybot:"
-# After a failure, Redis is left alone this long: a dead server costs one
-# timeout and one warning per interval, not one per call (the WeChat channel
-# polls every 50 ms), and the state of that interval stays in one place.
-RETRY_REDIS_AFTER = 5.0
-
-
-class SharedRedis:
-    """A Redis client under a key prefix that falls back to the local store while Redis is down."""
-
-    def __init__(self, url: str, prefix: str, what: str) -> None:
-        self.client = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5,
-                                           decode_responses=True)
-        self.prefix = prefix
-        self._what = what
-        self._down_until = 0.0
-
-    def call(self, action: Callable[[], T], fallback: Callable[[], T]) -> T:
-        if time.monotonic() < self._down_until:
-            return fallback()
-        try:
-            return action()
-        except (redis.RedisError, OSError) as exc:
-            self._down_until = time.monotonic() + RETRY_REDIS_AFTER
-            logger.warning("Redis unavailable (%s): %s kept in the local store for the next %.0f s",
-                           exc, self._what, RETRY_REDIS_AFTER)
-            return fallback()
 
 
 class RedisSessions(Sessions):

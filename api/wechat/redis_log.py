@@ -32,7 +32,7 @@ from api.config import Settings
 from api.wechat.db import ChannelDB
 from api.wechat.dedup import RETENTION, Entry, MessageLog
 from api.wechat.replies import Reply
-from bot.redis_sessions import DEFAULT_PREFIX, SharedRedis
+from knowledge.shared_redis import DEFAULT_PREFIX, SharedRedis
 from knowledge.store import Store
 
 # ARGV[1] the prefix, ARGV[2] the retention in seconds, then each script's own.

@@ -318,3 +318,62 @@ def test_search_checks_the_query_as_the_api_does(tmp_path: Path) -> None:
     for args, said in ((["  "], "不能只有空格"), (["医保" * 300], "500"), (["医保", "--status", "bogus"], "bogus")):
         result = run(tmp_path / "data", "search", *args)
         assert result.exit_code != 0 and said in result.output, args
+
+
+def _maps(pid: int) -> str:
+    return Path(f"/proc/{pid}/maps").read_text()
+
+
+def _children(pid: int) -> list[int]:
+    return [int(c) for task in Path(f"/proc/{pid}/task").iterdir() for c in (task / "children").read_text().split()]
+
+
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="reads /proc (Linux)")
+def test_serve_with_workers_keeps_the_model_out_of_the_supervisor(tmp_path: Path) -> None:
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    import httpx
+
+    data = tmp_path / "data"
+    assert run(data, "ingest", str(SAMPLES)).exit_code == 0
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "POLICYBOT_DATA_DIR": str(data), "POLICYBOT_EMBEDDER": TEST_EMBEDDER, "HF_HUB_OFFLINE": "1",
+           "POLICYBOT_RATE_LIMIT": "0", "POLICYBOT_DATABASE_URL": database_for(data) or ""}
+    if not env["POLICYBOT_DATABASE_URL"]:
+        del env["POLICYBOT_DATABASE_URL"]
+    log = (tmp_path / "serve.log").open("wb")
+    server = subprocess.Popen([sys.executable, "-c", "from api.cli import main; main()", "serve", "--port",
+                               str(port), "--workers", "2"], env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        base, deadline, ready = f"http://127.0.0.1:{port}", time.monotonic() + 120, 0
+        while time.monotonic() < deadline and ready < 2:
+            assert server.poll() is None, (tmp_path / "serve.log").read_text()
+            ready = (tmp_path / "serve.log").read_text().count("Application startup complete")
+            time.sleep(0.5)
+        assert ready == 2, (tmp_path / "serve.log").read_text()
+        answer = httpx.post(base + "/api/v1/ask", json={"question": "低保标准是多少"}, timeout=30)
+        assert answer.status_code == 200 and answer.json()["citations"]
+        workers = _children(server.pid)
+        assert len(workers) >= 2
+        assert "libtorch" not in _maps(server.pid)  # the supervisor never loaded the model
+        assert any("libtorch" in _maps(worker) for worker in workers)  # the workers did
+    finally:
+        server.terminate()
+        server.wait(30)
+        log.close()
+
+
+def test_serve_with_workers_refuses_an_index_of_another_embedder_in_one_line(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    assert run(data, "ingest", str(SAMPLES)).exit_code == 0
+    meta = data / "index" / "vectors.faiss.meta.json"
+    meta.write_text(json.dumps({**json.loads(meta.read_text(encoding="utf-8")), "embedder": "another-model"}),
+                    encoding="utf-8")
+    result = run(data, "serve", "--workers", "2")
+    assert result.exit_code != 0
+    assert "another-model" in result.output and "Traceback" not in result.output

@@ -67,8 +67,10 @@ def test_e5_query_and_passage_prefixes_differ(e5: BundledE5Embedder) -> None:
 
 
 def test_e5_concurrent_calls_give_same_vectors(e5: BundledE5Embedder) -> None:
+    # Queries run side by side (one OpenMP thread each), beside a passage batch.
     queries = ["失业保险金怎么领取", "营业执照在哪里办", "健康码怎么申请"]
     expected = {q: e5.embed_query(q) for q in queries}
+    expected_passages = e5.embed_documents(PASSAGES)
     failures: list[str] = []
 
     def worker() -> None:
@@ -77,12 +79,27 @@ def test_e5_concurrent_calls_give_same_vectors(e5: BundledE5Embedder) -> None:
                 if not np.allclose(e5.embed_query(q), expected[q], atol=1e-5):
                     failures.append(q)
 
-    threads = [threading.Thread(target=worker) for _ in range(2)]
+    def passages() -> None:
+        for _ in range(2):
+            if not np.allclose(e5.embed_documents(PASSAGES), expected_passages, atol=1e-5):
+                failures.append("passages")
+
+    threads = [threading.Thread(target=worker) for _ in range(3)] + [threading.Thread(target=passages)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     assert failures == []
+
+
+def test_e5_queries_take_one_thread_and_passages_the_team(e5: BundledE5Embedder) -> None:
+    assert e5._omp, "the engine's OpenMP runtime was not found: queries would run one at a time"
+    assert e5._queries is None
+    runtime = e5._omp[0]
+    e5.embed_query("低保怎么申请")
+    assert runtime.omp_get_max_threads() == 1
+    e5.embed_documents(["低保申请条件"])  # the same thread: the query's setting must not stick
+    assert runtime.omp_get_max_threads() == e5._team
 
 
 def test_gt_package_dir_resolves_to_bundled_weights(minilm: SentenceTransformerEmbedder) -> None:

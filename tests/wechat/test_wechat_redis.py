@@ -180,7 +180,7 @@ def test_unreachable_redis_falls_back_to_the_store_and_warns(store: Store, caplo
     log = RedisMessageLog(ChannelDB(store), UNREACHABLE)
     kv = RedisChannelDB(store, UNREACHABLE)
     sessions = RedisSessions(store, 60, UNREACHABLE)
-    with caplog.at_level(logging.WARNING, logger="bot.redis_sessions"):
+    with caplog.at_level(logging.WARNING, logger="knowledge.shared_redis"):
         assert log.claim("msg:5", "oH")[0] and not log.claim("msg:5", "oH")[0]  # still deduplicated
         log.settle("msg:5", text("照常回答"))
         assert log.take("msg:5") == text("照常回答")
