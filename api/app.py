@@ -26,6 +26,7 @@ from knowledge.embedders import make_embedder
 from knowledge.errors import PolicybotError, TooManyRequests
 from knowledge.indexer import BackgroundIndexer
 from knowledge.leases import RedisEmbeddingLeases
+from knowledge.query_vectors import RedisQueryVectors
 from knowledge.retriever import Retriever
 from knowledge.service import KnowledgeService
 from knowledge.tokenize import warm_up
@@ -46,9 +47,13 @@ class UnicodeJSONResponse(JSONResponse):
 def open_knowledge_base(settings: Settings) -> KnowledgeBase:
     configure_threads()
     warm_up()
-    # With Redis, the workers take turns embedding new passages instead of each embedding all.
-    leases = RedisEmbeddingLeases(settings.redis_url, settings.redis_prefix) if settings.redis_url else None
-    return KnowledgeBase(settings.data_dir, make_embedder(settings.embedder), settings.database_url, leases)
+    # With Redis, the workers take turns embedding new passages instead of each embedding all,
+    # and a question one of them embedded is not embedded again by the others.
+    if not settings.redis_url:
+        return KnowledgeBase(settings.data_dir, make_embedder(settings.embedder), settings.database_url)
+    return KnowledgeBase(settings.data_dir, make_embedder(settings.embedder), settings.database_url,
+                         RedisEmbeddingLeases(settings.redis_url, settings.redis_prefix),
+                         RedisQueryVectors(settings.redis_url, settings.redis_prefix))
 
 
 def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None) -> FastAPI:

@@ -21,6 +21,7 @@ questions in three rounds:
 Prints the machine, ingest figures, p50/p95 per round and the server's peak RSS.
 
     python bench/bench_scale.py --copies 40 [--clients 8] [--requests 400] [--data DIR]
+                                [--workers N --redis redis://127.0.0.1:6379/0]
 """
 
 from __future__ import annotations
@@ -175,7 +176,7 @@ def rss_kb(pid: int, field: str) -> int:
     return total
 
 
-def serve(data: Path, embedder_spec: str, workers: int) -> tuple[subprocess.Popen, str]:
+def serve(data: Path, embedder_spec: str, workers: int, redis_url: str | None = None) -> tuple[subprocess.Popen, str]:
     """``policybot serve`` on ``data`` in its own process; returns it once /healthz answers."""
     import httpx
 
@@ -183,6 +184,9 @@ def serve(data: Path, embedder_spec: str, workers: int) -> tuple[subprocess.Pope
     env = {**os.environ, "POLICYBOT_DATA_DIR": str(data), "POLICYBOT_EMBEDDER": embedder_spec,
            "POLICYBOT_RATE_LIMIT": "0"}
     env.pop("POLICYBOT_DATABASE_URL", None)
+    env.pop("POLICYBOT_REDIS_URL", None)
+    if redis_url:  # what the workers share: query vectors, sessions, rate limits
+        env["POLICYBOT_REDIS_URL"] = redis_url
     command = [sys.executable, "-c", "from api.cli import main; main()", "serve", "--port", str(port),
                "--workers", str(workers)]
     log = data / "bench_scale_server.log"  # a file, not a pipe: nobody reads a pipe while the clients run
@@ -211,6 +215,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=400, help="requests per round")
     parser.add_argument("--workers", type=int, default=1, help="uvicorn workers of the server")
     parser.add_argument("--embedder", default="e5-small-bundled")
+    parser.add_argument("--redis", metavar="URL", help="POLICYBOT_REDIS_URL for the server (e.g. with --workers 2)")
     parser.add_argument("--data", type=Path, help="build here and keep it (a later run with the same "
                         "--copies reuses it); default: a temporary directory")
     args = parser.parse_args()
@@ -233,7 +238,7 @@ def main() -> None:
               f"({f['embed_s']:.0f} s); vectors for all {chunks} chunks in {f['index_s']:.0f} s "
               f"(the rest is FAISS and the vector cache); ingest peak RSS {f['build_rss_mb']:.0f} MB", flush=True)
 
-        server, base = serve(data, args.embedder, args.workers)
+        server, base = serve(data, args.embedder, args.workers, args.redis)
         try:
             load(base, "POST", "/api/v1/ask", [{"question": q} for q in questions[-16:]], 2)  # warm-up
             rounds = {
@@ -251,7 +256,8 @@ def main() -> None:
     for name, figures in rounds.items():
         print(f"{name}: {figures['n']} requests, {args.clients} clients: p50 {figures['p50']:.0f} ms, "
               f"p95 {figures['p95']:.0f} ms, max {figures['max']:.0f} ms, {figures['per_s']:.1f} req/s")
-    print(f"server peak RSS ({args.workers} worker(s), summed): {peak:.0f} MB", flush=True)
+    print(f"server peak RSS ({args.workers} worker(s), summed): {peak:.0f} MB"
+          f"{', Redis ' + args.redis if args.redis else ''}", flush=True)
 
 
 if __name__ == "__main__":

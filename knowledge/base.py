@@ -21,6 +21,7 @@ import numpy as np
 from knowledge.embedders import CachedEmbedder, Embedder
 from knowledge.leases import EmbeddingLeases
 from knowledge.lexical import LexicalIndex
+from knowledge.query_vectors import QueryVectorCache
 from knowledge.records import DocumentRecord, InterpretationRecord, effective_status, passage_text
 from knowledge.store import open_store
 from knowledge.tokenize import TOKENIZER_VERSION, tokenize
@@ -44,13 +45,14 @@ class ChunkFilter:
 
 class KnowledgeBase:
     def __init__(self, data_dir: Path, embedder: Embedder, database_url: str | None = None,
-                 leases: EmbeddingLeases | None = None) -> None:
+                 leases: EmbeddingLeases | None = None, queries: QueryVectorCache | None = None) -> None:
         """Knowledge in ``database_url`` (PostgreSQL), else in SQLite in ``data_dir``;
         the indexes derived from it are kept in ``data_dir`` either way. ``leases``
-        share the embedding of new passages among the workers of one store."""
+        share the embedding of new passages among the workers of one store, ``queries``
+        their query vectors."""
         self.data_dir = data_dir
         self.store = open_store(data_dir, database_url)
-        self.embedder = CachedEmbedder(embedder, self.store, leases)
+        self.embedder = CachedEmbedder(embedder, self.store, leases, queries=queries)
         self.index_path = data_dir / "index" / "vectors.faiss"
         self.lexical = LexicalIndex()
         self.vectors = FaissVectorIndex(embedder.dim)

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
     from knowledge.leases import EmbeddingLeases
+    from knowledge.query_vectors import QueryVectorCache
 
 logger = logging.getLogger(__name__)
 
@@ -301,9 +302,10 @@ class InMemoryEmbeddingCache:
 class CachedEmbedder:
     """Wraps an embedder so unchanged passages are never embedded twice.
 
-    Only passages are cached: queries are short, rarely repeat verbatim and
-    carry a different prefix, so they go straight to the inner embedder (the
-    retriever keeps its own small cache of recent query vectors).
+    Passages are cached in the store. Queries carry a different prefix and
+    are not: the retriever keeps a small cache of its recent query vectors,
+    and with ``queries`` (Redis, ``knowledge/query_vectors.py``) the workers of
+    one deployment share theirs.
 
     With ``leases`` (several workers on one store, ``knowledge/leases.py``) a
     missing passage is embedded by whichever worker takes its lease; the
@@ -311,10 +313,11 @@ class CachedEmbedder:
     """
 
     def __init__(self, inner: Embedder, cache: EmbeddingCache, leases: EmbeddingLeases | None = None,
-                 poll: float = 0.2) -> None:
+                 poll: float = 0.2, queries: QueryVectorCache | None = None) -> None:
         self.inner = inner
         self.cache = cache
         self.leases = leases
+        self.queries = queries
         self.poll = poll
         self.name: str = inner.name
         self.dim: int = inner.dim
@@ -355,7 +358,14 @@ class CachedEmbedder:
         return np.stack([found[k] for k in keys]).astype(np.float32, copy=False)
 
     def embed_query(self, text: str) -> np.ndarray:
-        return self.inner.embed_query(text)
+        if self.queries is None:
+            return self.inner.embed_query(text)
+        vector = self.queries.get(self.name, text)
+        if vector is not None and vector.shape == (self.dim,):
+            return vector
+        vector = np.asarray(self.inner.embed_query(text), dtype=np.float32)
+        self.queries.put(self.name, text, vector)
+        return vector
 
     def count_tokens(self, text: str) -> int:
         return self.inner.count_tokens(text)

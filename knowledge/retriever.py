@@ -122,7 +122,9 @@ class Retriever:
     ) -> None:
         self.kb = kb
         self._titles_of: list[tuple[str, str]] | None = None
-        self._normalized_titles: list[tuple[str, str]] = []
+        # Long titles by their first two characters: a query is checked at each of its
+        # positions against the few titles starting there, not against every title.
+        self._titles_by_start: dict[str, list[tuple[str, str]]] = {}
         # The learned re-ranker (knowledge/ranker.py); None ranks by the fused score alone.
         # The shipped model knows one embedder's similarities: another's would mislead it; and
         # it ranks only if it beat fusion on the validation halves (its card's "default").
@@ -243,19 +245,26 @@ class Retriever:
             doc_ids |= self.kb.documents_by_number.get(number, set())
         wanted = normalize(query)
         if not doc_ids and len(wanted) >= 8:
-            doc_ids = {doc_id for doc_id, title in self._long_titles() if title in wanted}
+            by_start = self._long_titles()
+            doc_ids = {doc_id for i in range(len(wanted) - 1) for doc_id, title in by_start.get(wanted[i:i + 2], ())
+                       if wanted.startswith(title, i)}
         return [
             chunk_id for doc_id in doc_ids for chunk_id in self.kb.chunks_by_document.get(doc_id, [])
             if allowed is None or chunk_id in allowed
         ]
 
-    def _long_titles(self) -> list[tuple[str, str]]:
-        """(document id, normalized title) of titles long enough to name a document, per reload."""
-        if self._titles_of is not self.kb.titles:
-            self._titles_of = self.kb.titles
-            self._normalized_titles = [(doc_id, normalize(title)) for doc_id, title in self.kb.titles
-                                       if len(title) >= 8]
-        return self._normalized_titles
+    def _long_titles(self) -> dict[str, list[tuple[str, str]]]:
+        """(document id, normalized title) of titles long enough to name a document, by their
+        first two characters; rebuilt when the knowledge base reloads its titles."""
+        titles = self.kb.titles
+        if self._titles_of is not titles:
+            by_start: dict[str, list[tuple[str, str]]] = {}
+            for doc_id, title in titles:
+                normalized = normalize(title)
+                if len(title) >= 8 and len(normalized) >= 2:
+                    by_start.setdefault(normalized[:2], []).append((doc_id, normalized))
+            self._titles_by_start, self._titles_of = by_start, titles
+        return self._titles_by_start
 
     def hits(self, ranked: list[tuple[int, float]]) -> list[Hit]:
         """Hits for ranked chunk ids, skipping any deleted meanwhile."""

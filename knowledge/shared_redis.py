@@ -1,9 +1,9 @@
 """The Redis connection every Redis-backed part shares, and its outage rule.
 
 Dialogue sessions (``bot/redis_sessions.py``), the WeChat channel's dedup and
-values (``api/wechat/redis_log.py``) and the embedding leases
-(``knowledge/leases.py``) each hold a ``SharedRedis``: a client under the
-deployment's key prefix that, when Redis cannot be reached, logs one warning
+values (``api/wechat/redis_log.py``), the embedding leases
+(``knowledge/leases.py``) and the query vectors (``knowledge/query_vectors.py``)
+each hold a ``SharedRedis``: a client under the deployment's key prefix that, when Redis cannot be reached, logs one warning
 and runs the caller's local fallback for a few seconds instead of failing the
 request.
 """
@@ -30,9 +30,10 @@ RETRY_REDIS_AFTER = 5.0
 class SharedRedis:
     """A Redis client under a key prefix that falls back to the local store while Redis is down."""
 
-    def __init__(self, url: str, prefix: str, what: str) -> None:
+    def __init__(self, url: str, prefix: str, what: str, decode: bool = True) -> None:
+        """``decode=False`` for values that are bytes (vectors), not text."""
         self.client = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5,
-                                           decode_responses=True)
+                                           decode_responses=decode)
         self.prefix = prefix
         self._what = what
         self._down_until = 0.0

@@ -258,7 +258,7 @@ class FaissVectorIndex(VectorIndex):
                 else:
                     params = faiss.SearchParameters(sel=selector)
             scores, found = self._index.search(query, k, params=params)
-        return [(int(i), float(s)) for i, s in zip(found[0], scores[0]) if i >= 0]
+        return [(i, s) for i, s in zip(found[0].tolist(), scores[0].tolist()) if i >= 0]
 
     def save(self, path: Path, meta: dict[str, Any]) -> dict[str, Any]:
         """Write the index, then its metadata, each atomically.

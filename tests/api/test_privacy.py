@@ -82,6 +82,8 @@ def test_percent_encoded_numbers_in_a_request_line_are_masked(path: str) -> None
     ("身份证 1101 0119 9003 0712 35", "身份证 110101********1235"),
     ("电话0571-88886666", "电话0571-****6666"),
     ("（0888）61234567", "（0888）****4567"),
+    ("电话010-1234567", "电话010-***4567"),  # the shortest number masked: 10 digits
+    ("2025年3月补贴820元", "2025年3月补贴820元"),  # too few digits for any number: untouched
 ])
 def test_mask_catches_the_ways_numbers_are_written(written: str, masked: str) -> None:
     assert mask(written) == masked

@@ -1,8 +1,8 @@
 """Workers on one store share the embedding of new passages through Redis leases.
 
 Real Redis (the session's redis-server), real stores (SQLite, or PostgreSQL on
-the second run), the real bundled model; ``Counting`` only counts what
-reaches the model.
+the second run), the real bundled model; ``Counting`` (tests/counting.py) only
+counts what reaches the model.
 """
 
 from __future__ import annotations
@@ -21,34 +21,11 @@ from knowledge.embedders import BundledE5Embedder, CachedEmbedder, cache_key
 from knowledge.leases import RedisEmbeddingLeases
 from knowledge.service import KnowledgeService
 from knowledge.store import Store, open_store
+from tests.counting import Counting
 from tests.texts import DIBAO
 
 UNREACHABLE = "redis://127.0.0.1:1/0"
 TEXTS = ["城乡低保标准每人每月820元。", "申请低保向户籍所在地乡镇人民政府提出。", "临时救助一般不超过6个月低保标准。"]
-
-
-class Counting:
-    """The bundled model, counting the texts it embeds; ``started`` is set at the first call."""
-
-    def __init__(self, inner: BundledE5Embedder) -> None:
-        self.inner = inner
-        self.name, self.dim, self.max_tokens = inner.name, inner.dim, inner.max_tokens
-        self.embedded = 0
-        self.started = threading.Event()
-        self.proceed = threading.Event()
-        self.proceed.set()
-
-    def embed_documents(self, texts: list[str]) -> np.ndarray:
-        self.started.set()
-        self.proceed.wait(10)
-        self.embedded += len(texts)
-        return self.inner.embed_documents(texts)
-
-    def embed_query(self, text: str) -> np.ndarray:
-        return self.inner.embed_query(text)
-
-    def count_tokens(self, text: str) -> int:
-        return self.inner.count_tokens(text)
 
 
 @pytest.fixture
