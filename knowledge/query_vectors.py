@@ -13,11 +13,11 @@ When Redis cannot be reached, the worker embeds the question itself.
 
 from __future__ import annotations
 
-import hashlib
 from typing import Protocol
 
 import numpy as np
 
+from knowledge.embedders import cache_key
 from knowledge.shared_redis import DEFAULT_PREFIX, SharedRedis
 
 QUERY_TTL = 24 * 3600  # seconds: a day's repeated questions; Redis forgets the rest
@@ -35,8 +35,7 @@ class RedisQueryVectors:
         self.ttl = ttl
 
     def _key(self, embedder: str, text: str) -> str:
-        digest = hashlib.sha256(f"{embedder}\0{text}".encode("utf-8")).hexdigest()
-        return f"{self.redis.prefix}query-vector:{digest}"
+        return f"{self.redis.prefix}query-vector:{cache_key(embedder, text)}"
 
     def get(self, embedder: str, text: str) -> np.ndarray | None:
         raw = self.redis.call(lambda: self.redis.client.get(self._key(embedder, text)), lambda: None)

@@ -3,9 +3,9 @@
 Dialogue sessions (``bot/redis_sessions.py``), the WeChat channel's dedup and
 values (``api/wechat/redis_log.py``), the embedding leases
 (``knowledge/leases.py``) and the query vectors (``knowledge/query_vectors.py``)
-each hold a ``SharedRedis``: a client under the deployment's key prefix that, when Redis cannot be reached, logs one warning
-and runs the caller's local fallback for a few seconds instead of failing the
-request.
+each hold a ``SharedRedis``: a client under the deployment's key prefix that,
+when Redis cannot be reached, logs one warning and runs the caller's local
+fallback for a few seconds instead of failing the request.
 """
 
 from __future__ import annotations
