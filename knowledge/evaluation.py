@@ -103,12 +103,22 @@ def split_of(key: str, seed: str = SPLIT_SEED) -> str:
 
 
 def document_texts(kb: KnowledgeBase) -> dict[str, str]:
-    """Every document's passages, normalised and joined: what `document_key` searches."""
+    """Every document's passages, normalised and joined: what `document_key` searches.
+
+    Keyed by the document's normalised title, not its id: ids are drawn at random
+    when a file is ingested, so a key by id would put a document in another half
+    each time its corpus is ingested again (and a model trained on one ingest's
+    train half could be scored on questions it was trained on).
+    """
     passages = [i for i in kb.filters if i not in kb.passage_of]
+    titles: dict[str, str] = {}
     texts: dict[str, list[str]] = {}
     for record in kb.store.chunk_records(passages).values():
-        texts.setdefault(record.document_id, []).append(norm(record.text))
-    return {document_id: "\n".join(parts) for document_id, parts in texts.items()}
+        if record.document_id not in titles:
+            document = kb.store.get_document(record.document_id)
+            titles[record.document_id] = norm(document.title) if document else record.document_id
+        texts.setdefault(titles[record.document_id], []).append(norm(record.text))
+    return {title: "\n".join(parts) for title, parts in sorted(texts.items())}
 
 
 def split_questions(questions: list[dict[str, Any]], kb: KnowledgeBase, half: str) -> list[dict[str, Any]]:
