@@ -325,6 +325,7 @@ def evaluate_command(file: Path, k: int, corpus: Path | None, baseline: bool, an
         missed[label] = metrics.misses
     wrong: list[str] = []
     if answers:
+        from bot.answerability import answerability_for
         from bot.evaluation import evaluate_answers
         from bot.service import Bot
 
@@ -332,6 +333,11 @@ def evaluate_command(file: Path, k: int, corpus: Path | None, baseline: bool, an
         answer_metrics = evaluate_answers(lambda q: bot.ask(q, channel="api"), questions)
         report["answers"] = answer_metrics.as_dict()
         wrong = answer_metrics.wrong
+        # The learned refusal model beside the hand calibration when it is not the default.
+        learned = answerability_for(kb.embedder.name, only_default=False)
+        if baseline and learned is not None and bot.answerability is None:
+            other = Bot(kb, Retriever(kb), settings, answerability=learned)
+            report["answers_learned"] = evaluate_answers(lambda q: other.ask(q, channel="api"), questions).as_dict()
     if as_json:
         echo_json(report)
     else:
@@ -341,11 +347,13 @@ def evaluate_command(file: Path, k: int, corpus: Path | None, baseline: bool, an
             row = report[label]
             click.echo(f"  {label:7s} n={row['answerable']:4d}  hit@1 {row['hit@1']:.3f}  "
                        f"hit@{k} {row[f'hit@{k}']:.3f}  MRR {row['mrr']:.3f}  ({row['seconds']} s)")
-        if answers:
-            row = report["answers"]
+        for label, name in (("answers", "answers"), ("answers_learned", "learned")):
+            if label not in report:
+                continue
+            row = report[label]
             shown = {name: "-" if row[name] is None else f"{row[name]:.3f}"
                      for name in ("answered", "fact", "cite@1", "refusal")}
-            click.echo(f"  answers answered {shown['answered']}  fact {shown['fact']}  cite@1 {shown['cite@1']}  "
+            click.echo(f"  {name:7s} answered {shown['answered']}  fact {shown['fact']}  cite@1 {shown['cite@1']}  "
                        f"refusal {shown['refusal']}  (p50 {row['p50_ms']} ms)")
     if misses:
         for q in missed["hybrid"]:

@@ -12,6 +12,9 @@ within TOLERANCE of the best, the calibration answering most is chosen.
 
 Usage: POLICYBOT_DATA_DIR=/tmp/pbeval python bench/calibrate_refusal.py
 (the corpora must have been ingested there by `policybot eval --corpus`).
+SPLIT=train keeps only the questions of the train halves
+(``knowledge.evaluation.split_of``, each question keyed on its own corpus), so
+the calibration can be compared with the learned model on validation.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from api.app import open_knowledge_base  # noqa: E402
 from api.config import Settings  # noqa: E402
 from bot import evidence  # noqa: E402
 from bot.text import content_words, intents  # noqa: E402
-from knowledge.evaluation import hit_matches, load_questions  # noqa: E402
+from knowledge.evaluation import document_key, document_texts, hit_matches, load_questions, split_of  # noqa: E402
 from bot.service import CONSIDERED, Bot  # noqa: E402
 from knowledge.retriever import Retriever  # noqa: E402
 
@@ -59,7 +62,7 @@ PAIRS = [
 # The blind held-out files: their odd lines may calibrate (DEV_HALF=1), their
 # even lines are never looked at here; they measure the result.
 BLIND = (ROOT / "samples" / "questions_blind.jsonl", ROOT / "samples" / "questions_blind2.jsonl")
-if os.environ.get("DEV_HALF"):
+if os.environ.get("DEV_HALF") or os.environ.get("SPLIT"):  # with SPLIT, their halves by document instead
     PAIRS += [(path, "samples", OWN) for path in BLIND]
 
 
@@ -114,13 +117,26 @@ def report(label: str, setting: evidence.Calibration, rows: list[Row]) -> None:
         print(f"  {name:36s} answered {answered:.3f}  refused {refused:.3f}")
 
 
+def one_half(questions: list[dict], own_corpus: Path, half: str) -> list[dict]:
+    """The questions of one half, each keyed on the corpus it is about (not the one asked)."""
+    if not half:
+        return questions
+    kb = open_knowledge_base(Settings(data_dir=own_corpus))
+    texts = document_texts(kb)
+    return [q for q in questions if split_of(document_key(q, lambda: texts)) == half]
+
+
+OWN_CORPUS = {file: corpus for file, corpus, mode in PAIRS if mode == OWN} | {path: "samples" for path in BLIND}
+
+
 def main() -> None:
     base = Path(os.environ.get("POLICYBOT_DATA_DIR", "/tmp/pbeval")) / "eval"
+    half = os.environ.get("SPLIT", "")
     rng = random.Random(7)
     rows: list[Row] = []
     for file, corpus, mode in PAIRS:
-        questions = load_questions(file)
-        if file in BLIND:
+        questions = one_half(load_questions(file), base / OWN_CORPUS[file], half)
+        if file in BLIND and not half:
             questions = questions[0::2]
         if mode == WITHOUT_OWN:
             questions = [q for q in questions if "docid" in q]

@@ -8,7 +8,8 @@ Rows, each one question asked of one knowledge base, with what the bot would ans
   the sets' own ``unanswerable`` lines (label 0).
 Every question keeps the half of its document (``knowledge.evaluation.split_of``);
 the model's size and the refusal threshold are chosen by 3-fold cross-validation
-over train documents, every kind of row in every set weighing the same; the
+over train documents, answerable and refusable rows weighing the same, and every kind of row in every set
+weighing the same within them; the
 validation halves are scored once, beside the hand calibration's figures.
 
 Usage (the corpora ingested first by ``policybot eval --corpus``, as ``make eval`` does):
@@ -137,11 +138,20 @@ def collect(data_dir: Path) -> tuple[list[Row], str]:
 
 
 def group_weights(rows: list[Row]) -> np.ndarray:
+    """Answerable and refusable rows weigh the same in total, and so does every group within each.
+
+    There are three times as many kinds of row to refuse (near misses, unanswerable lines,
+    other corpora) as to answer: weighing groups alone would teach the model to refuse.
+    """
     counts: dict[str, int] = {}
     for r in rows:
         counts[r.group] = counts.get(r.group, 0) + 1
-    mean = len(rows) / len(counts)
-    return np.array([mean / counts[r.group] for r in rows])
+    groups_of = {label: sum(1 for g in counts if is_answerable(g) == bool(label)) for label in (0, 1)}
+    return np.array([len(rows) / 2 / groups_of[r.label] / counts[r.group] for r in rows])
+
+
+def is_answerable(group: str) -> bool:
+    return group.endswith(" answerable")
 
 
 def fit(rows: list[Row], leaves: int, rounds: int) -> lightgbm.Booster:
@@ -160,7 +170,17 @@ def rates(rows: list[Row], p: np.ndarray, threshold: float) -> dict[str, float]:
 
 
 def balanced(rows: list[Row], p: np.ndarray, threshold: float) -> float:
-    return float(np.mean(list(rates(rows, p, threshold).values())))
+    return class_balanced(rates(rows, p, threshold))
+
+
+def class_balanced(figures: dict[str, float]) -> float:
+    """The mean of the answered rate (over answerable groups) and the refusal rate (over the rest).
+
+    A plain mean over groups would count refusing three times for answering once.
+    """
+    answered = [v for g, v in figures.items() if is_answerable(g)]
+    refused = [v for g, v in figures.items() if not is_answerable(g)]
+    return float((np.mean(answered) + np.mean(refused)) / 2)
 
 
 def best_threshold(rows: list[Row], p: np.ndarray) -> tuple[float, float]:
@@ -190,9 +210,11 @@ def choose(train: list[Row]) -> tuple[int, int, float, list[dict]]:
 
 
 def show(label: str, figures: dict[str, float]) -> None:
-    print(f"  {label}: balanced {np.mean(list(figures.values())):.3f}")
+    answered = np.mean([v for g, v in figures.items() if is_answerable(g)])
+    refused = np.mean([v for g, v in figures.items() if not is_answerable(g)])
+    print(f"  {label}: balanced {class_balanced(figures):.3f} (answered {answered:.3f}, refused {refused:.3f})")
     for group, value in figures.items():
-        kind = "answered" if group.endswith(" answerable") else "refused"
+        kind = "answered" if is_answerable(group) else "refused"
         print(f"    {group:32s} {kind} {value:.3f}")
 
 
@@ -212,10 +234,15 @@ def main() -> None:
         figures[half] = {"hand": rates(part, hand, 0.0), "learned": rates(part, learned, threshold)}
         show(f"{half} hand calibration", figures[half]["hand"])
         show(f"{half} learned", figures[half]["learned"])
+    # The model decides refusal only if it beats the hand calibration on validation.
+    score = {system: class_balanced(figures["val"][system]) for system in ("hand", "learned")}
+    default = score["learned"] > score["hand"]
+    print(f"validation balanced: hand {score['hand']:.4f}, learned {score['learned']:.4f} -> "
+          f"{'the model decides' if default else 'not the default (the hand calibration decides)'}")
     if args.dry_run:
         return
     write_model(model, ROOT / "bot" / answerability.MODEL_FILE, ROOT / "bot" / answerability.CARD_FILE, {
-        "embedder": embedder, "features": list(answerability.FEATURES), "threshold": threshold,
+        "embedder": embedder, "features": list(answerability.FEATURES), "threshold": threshold, "default": default,
         "params": {**BASE_PARAMS, "num_leaves": leaves, "rounds": rounds}, "cross_validation": table,
         "split": "by document, knowledge.evaluation.split_of (fixed seed)", "figures": figures,
     })

