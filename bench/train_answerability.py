@@ -8,9 +8,9 @@ Rows, each one question asked of one knowledge base, with what the bot would ans
   the sets' own ``unanswerable`` lines (label 0).
 Every question keeps the half of its document (``knowledge.evaluation.split_of``);
 the model's size and the refusal threshold are chosen by 3-fold cross-validation
-over train documents, answerable and refusable rows weighing the same, and every kind of row in every set
-weighing the same within them; the
-validation halves are scored once, beside the hand calibration's figures.
+over train documents, answerable and refusable rows weighing the same (and every
+kind of row in every set the same within them); the validation halves are scored
+once, beside the hand calibration's figures, and decide the card's ``default``.
 
 Usage (the corpora ingested first by ``policybot eval --corpus``, as ``make eval`` does):
     POLICYBOT_DATA_DIR=./var python bench/train_answerability.py [--dry-run]

@@ -118,7 +118,8 @@ def document_texts(kb: KnowledgeBase) -> dict[str, str]:
             document = kb.store.get_document(record.document_id)
             titles[record.document_id] = norm(document.title) if document else record.document_id
         texts.setdefault(titles[record.document_id], []).append(norm(record.text))
-    return {title: "\n".join(parts) for title, parts in sorted(texts.items())}
+    # Sorted: the order passages come back in is the database's (PostgreSQL's is not id order).
+    return {title: "\n".join(sorted(parts)) for title, parts in sorted(texts.items())}
 
 
 def split_questions(questions: list[dict[str, Any]], kb: KnowledgeBase, half: str) -> list[dict[str, Any]]:
