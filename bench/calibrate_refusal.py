@@ -25,6 +25,7 @@ import os
 import platform
 import random
 import sys
+from functools import lru_cache
 from pathlib import Path
 from typing import NamedTuple
 
@@ -117,13 +118,17 @@ def report(label: str, setting: evidence.Calibration, rows: list[Row]) -> None:
         print(f"  {name:36s} answered {answered:.3f}  refused {refused:.3f}")
 
 
+@lru_cache(maxsize=None)
+def corpus_texts(own_corpus: Path) -> dict[str, str]:
+    """``document_texts`` of a corpus, read once however many pairs ask about it."""
+    return document_texts(open_knowledge_base(Settings(data_dir=own_corpus)))
+
+
 def one_half(questions: list[dict], own_corpus: Path, half: str) -> list[dict]:
     """The questions of one half, each keyed on the corpus it is about (not the one asked)."""
     if not half:
         return questions
-    kb = open_knowledge_base(Settings(data_dir=own_corpus))
-    texts = document_texts(kb)
-    return [q for q in questions if split_of(document_key(q, lambda: texts)) == half]
+    return [q for q in questions if split_of(document_key(q, lambda: corpus_texts(own_corpus))) == half]
 
 
 OWN_CORPUS = {file: corpus for file, corpus, mode in PAIRS if mode == OWN} | {path: "samples" for path in BLIND}

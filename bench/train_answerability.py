@@ -173,14 +173,17 @@ def balanced(rows: list[Row], p: np.ndarray, threshold: float) -> float:
     return class_balanced(rates(rows, p, threshold))
 
 
-def class_balanced(figures: dict[str, float]) -> float:
-    """The mean of the answered rate (over answerable groups) and the refusal rate (over the rest).
-
-    A plain mean over groups would count refusing three times for answering once.
-    """
+def class_rates(figures: dict[str, float]) -> tuple[float, float]:
+    """The mean answered rate over answerable groups and the mean refusal rate over the rest."""
     answered = [v for g, v in figures.items() if is_answerable(g)]
     refused = [v for g, v in figures.items() if not is_answerable(g)]
-    return float((np.mean(answered) + np.mean(refused)) / 2)
+    return float(np.mean(answered)), float(np.mean(refused))
+
+
+def class_balanced(figures: dict[str, float]) -> float:
+    """The mean of the two ``class_rates``: a plain mean over groups would count refusing
+    three times for answering once."""
+    return sum(class_rates(figures)) / 2
 
 
 def best_threshold(rows: list[Row], p: np.ndarray) -> tuple[float, float]:
@@ -210,8 +213,7 @@ def choose(train: list[Row]) -> tuple[int, int, float, list[dict]]:
 
 
 def show(label: str, figures: dict[str, float]) -> None:
-    answered = np.mean([v for g, v in figures.items() if is_answerable(g)])
-    refused = np.mean([v for g, v in figures.items() if not is_answerable(g)])
+    answered, refused = class_rates(figures)
     print(f"  {label}: balanced {class_balanced(figures):.3f} (answered {answered:.3f}, refused {refused:.3f})")
     for group, value in figures.items():
         kind = "answered" if is_answerable(group) else "refused"

@@ -110,14 +110,12 @@ def document_texts(kb: KnowledgeBase) -> dict[str, str]:
     each time its corpus is ingested again (and a model trained on one ingest's
     train half could be scored on questions it was trained on).
     """
-    passages = [i for i in kb.filters if i not in kb.passage_of]
-    titles: dict[str, str] = {}
+    records = kb.store.chunk_records([i for i in kb.filters if i not in kb.passage_of]).values()
+    documents = kb.documents([r.document_id for r in records])
     texts: dict[str, list[str]] = {}
-    for record in kb.store.chunk_records(passages).values():
-        if record.document_id not in titles:
-            document = kb.store.get_document(record.document_id)
-            titles[record.document_id] = norm(document.title) if document else record.document_id
-        texts.setdefault(titles[record.document_id], []).append(norm(record.text))
+    for record in records:
+        document = documents.get(record.document_id)
+        texts.setdefault(norm(document.title) if document else record.document_id, []).append(norm(record.text))
     # Sorted: the order passages come back in is the database's (PostgreSQL's is not id order).
     return {title: "\n".join(sorted(parts)) for title, parts in sorted(texts.items())}
 
