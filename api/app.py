@@ -50,7 +50,8 @@ def open_knowledge_base(settings: Settings) -> KnowledgeBase:
     # With Redis, the workers take turns embedding new passages instead of each embedding all,
     # and a question one of them embedded is not embedded again by the others.
     url, prefix = settings.redis_url, settings.redis_prefix
-    return KnowledgeBase(settings.data_dir, make_embedder(settings.embedder), settings.database_url,
+    embedder = make_embedder(settings.embedder, settings.query_encoder)
+    return KnowledgeBase(settings.data_dir, embedder, settings.database_url,
                          RedisEmbeddingLeases(url, prefix) if url else None,
                          RedisQueryVectors(url, prefix) if url else None)
 

