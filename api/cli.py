@@ -334,7 +334,7 @@ def evaluate_command(file: Path, k: int, corpus: Path | None, baseline: bool, an
         report["answers"] = answer_metrics.as_dict()
         wrong = answer_metrics.wrong
         # The learned refusal model beside the hand calibration when it is not the default.
-        learned = answerability_for(getattr(kb.embedder, "query_name", kb.embedder.name), only_default=False) if baseline else None
+        learned = answerability_for(kb.embedder.query_name, only_default=False) if baseline else None
         if learned is not None and bot.answerability is None:
             other = Bot(kb, Retriever(kb), settings, answerability=learned)
             report["answers_learned"] = evaluate_answers(lambda q: other.ask(q, channel="api"), questions).as_dict()

@@ -38,7 +38,6 @@ from api.app import open_knowledge_base  # noqa: E402
 from api.config import Settings  # noqa: E402
 from bot import evidence  # noqa: E402
 from bot.text import content_words, intents  # noqa: E402
-from knowledge.embedders import make_embedder  # noqa: E402
 from knowledge.evaluation import document_key, document_texts, hit_matches, load_questions, split_of  # noqa: E402
 from bot.service import CONSIDERED, Bot  # noqa: E402
 from knowledge.retriever import Retriever  # noqa: E402
@@ -78,7 +77,8 @@ class Row(NamedTuple):
     pair: str = ""
 
 
-def features(data_dir: Path, questions: list[dict], mode: str) -> list[Row]:
+def features(data_dir: Path, questions: list[dict], mode: str) -> tuple[list[Row], evidence.Calibration]:
+    """The rows of ``questions`` asked of ``data_dir``, and the calibration the bot there ships with."""
     settings = Settings(data_dir=data_dir, embedder=os.environ.get("POLICYBOT_EMBEDDER", evidence.DEFAULT_EMBEDDER))
     kb = open_knowledge_base(settings)
     retriever = Retriever(kb)
@@ -97,7 +97,7 @@ def features(data_dir: Path, questions: list[dict], mode: str) -> list[Row]:
         hit, ev = bot._choose(weighed)  # the passage the bot would answer from
         rows.append(Row(ev.coverage, ev.cosine, matches is not None, bool(matches and matches(hit)),
                         ev.fact_missing, bool(bot._foreign_places(q["q"], hit))))
-    return rows
+    return rows, bot.calibration
 
 
 def confidence(row: Row, setting: evidence.Calibration) -> float:
@@ -148,7 +148,7 @@ def main() -> None:
             questions = [q for q in questions if "docid" in q]
         if len(questions) > SAMPLE:
             questions = rng.sample(questions, SAMPLE)
-        got = features(base / corpus, questions, mode)
+        got, shipped = features(base / corpus, questions, mode)
         print(f"{file.parent.name}/{file.name} over {corpus}: {len(got)} questions ({mode})", flush=True)
         pair = f"{file.parent.name}/{file.name}>{corpus}{'-own' if mode == WITHOUT_OWN else ''}"
         rows += [r._replace(pair=pair) for r in got]
@@ -177,9 +177,7 @@ def main() -> None:
     score, _, setting, threshold = max((c for c in candidates if c[0] >= top - TOLERANCE), key=lambda c: (c[1], c[0]))
     print(f"mean over pairs of the best: {score:.3f}")
     report("best", dataclasses.replace(setting, threshold=threshold), rows)
-    settings = Settings()
-    encoder = getattr(make_embedder(settings.embedder, settings.query_encoder), "query_name", settings.embedder)
-    report(f"shipped for {encoder}", evidence.calibration_for(encoder), rows)
+    report("shipped", shipped, rows)
     print(json.dumps({"answerable": int(ok.sum()), "out_of_scope": int((~ok).sum())}))
 
 

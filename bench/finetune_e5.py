@@ -54,11 +54,6 @@ def tokenize(text: str, query: bool, limit: int = 512) -> list[int]:
             tokenizer.eos]
 
 
-def read_model() -> tuple[dict[str, float], dict[str, np.ndarray]]:
-    """The header's sizes and every tensor as float32 (Q4_0 matrices dequantized)."""
-    return read_e5(dequantize_words=True)
-
-
 class Adapted(torch.nn.Module):
     """A frozen matrix plus a trainable low-rank change (zero at the start)."""
 
@@ -83,7 +78,7 @@ class Encoder(torch.nn.Module):
 
     def __init__(self, rank: int = 0) -> None:
         super().__init__()
-        sizes, t = read_model()
+        sizes, t = read_e5(dequantize_words=True)
         h, ff = int(sizes["hidden"]), int(sizes["ffn"])
         self.heads, self.eps, self.hidden = int(sizes["heads"]), float(sizes["eps"]), h
         self.register_buffer("word", torch.from_numpy(t["emb.word"].reshape(-1, h)))

@@ -58,7 +58,7 @@ class Bot:
         self.hotline = getattr(settings, "hotline", "12345")
         # Both judge the question's cosines, so both belong to the encoder of questions: the distilled
         # one (knowledge/query_tower.py) has its own calibration and no learned model.
-        encoder = getattr(kb.embedder, "query_name", kb.embedder.name)
+        encoder = kb.embedder.query_name
         self.calibration = calibration_for(encoder)
         # The learned refusal model (bot/answerability.py), for the embedder it was trained on.
         self.answerability = answerability_for(encoder) if answerability == "shipped" else answerability

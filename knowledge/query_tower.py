@@ -53,11 +53,13 @@ def _dequantize(blocks: np.ndarray) -> np.ndarray:
     return np.concatenate([low, high], axis=-1).astype(np.float32) * scale
 
 
-def read_e5(path: Path | None = None, dequantize_words: bool = False) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+def read_e5(path: Path | None = None, dequantize_words: bool = False,
+            layers: bool = True) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """The model's sizes and its tensors, shaped, float32.
 
     ``emb.word`` stays as its raw Q4_0 rows (uint8, vocab × 216 bytes, a view
-    of the mapped file) unless ``dequantize_words``.
+    of the mapped file) unless ``dequantize_words``; without ``layers`` only the
+    embeddings (``emb.*``) are read.
     """
     path = path or bundled_model_path()
     with open(path, "rb") as handle:
@@ -85,6 +87,8 @@ def read_e5(path: Path | None = None, dequantize_words: bool = False) -> tuple[d
         n = struct.unpack_from("<I", data, at + 1)[0]
         offset, size = struct.unpack_from("<QQ", data, at + 5)
         at += 21
+        if not layers and not name.startswith("emb."):
+            continue
         shape = shapes.get(name, shapes.get(name.split(".", 1)[-1], (-1,)))
         if size == 4 * n:
             tensors[name] = np.frombuffer(data, np.float32, n, offset).reshape(shape).copy()
@@ -119,7 +123,7 @@ class E5Layers:
 
     def __init__(self, layers: list[dict[str, np.ndarray]], model: Path | None = None,
                  tokenizer: E5Tokenizer | None = None) -> None:
-        sizes, tensors = read_e5(model)
+        sizes, tensors = read_e5(model, layers=False)
         self.hidden, self.heads, self.eps = sizes["hidden"], sizes["heads"], float(sizes["eps"])
         self.tokenizer = tokenizer or (bundled_tokenizer() if model is None else E5Tokenizer(model))
         self._words = tensors["emb.word"]
