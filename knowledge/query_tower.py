@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import mmap
 import struct
+import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -179,10 +180,15 @@ def load_tower(path: Path = TOWER_FILE) -> tuple[E5Layers, dict[str, Any]]:
     if not path.exists():
         raise FileNotFoundError(f"{path}: no distilled query encoder here; "
                                 "train one with bench/distill_query_tower.py --save")
-    with np.load(path, allow_pickle=False) as data:
-        card = json.loads(str(data["card"]))
-        layers = [{name: data[f"b{j}.{name}"].astype(np.float32) for name in LAYER_TENSORS}
-                  for j in range(len(card["layers"]))]
+    try:
+        with open(path, "rb") as handle, np.load(handle, allow_pickle=False) as data:  # closed on a bad file too
+            card = json.loads(str(data["card"]))
+            layers = [{name: data[f"b{j}.{name}"].astype(np.float32) for name in LAYER_TENSORS}
+                      for j in range(len(card["layers"]))]
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+        raise ValueError(f"{path}: not a distilled query encoder written by bench/distill_query_tower.py "
+                         f"({type(exc).__name__}: {exc}); train it again, "
+                         "or set POLICYBOT_QUERY_ENCODER=engine") from exc
     return E5Layers(layers), card
 
 

