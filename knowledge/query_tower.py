@@ -175,8 +175,7 @@ class E5Layers:
         import onnxruntime
 
         sizes, tensors = read_e5(model, layers=False)
-        self.hidden, self.heads, self.eps = sizes["hidden"], sizes["heads"], float(sizes["eps"])
-        self.depth = len(layers)
+        self.hidden = sizes["hidden"]
         self.tokenizer = tokenizer or (bundled_tokenizer() if model is None else E5Tokenizer(model))
         self._words = tensors["emb.word"]
         self._position = tensors["emb.pos"] + tensors["emb.type"][0]  # token type 0 throughout
@@ -193,7 +192,7 @@ class E5Layers:
         # (onnxruntime lets go of the GIL while it computes).
         options.intra_op_num_threads = options.inter_op_num_threads = 1
         options.log_severity_level = 3
-        graph = _graph(laid_out, self.heads, self.eps, (tensors["emb.ln.w"], tensors["emb.ln.b"]))
+        graph = _graph(laid_out, sizes["heads"], float(sizes["eps"]), (tensors["emb.ln.w"], tensors["emb.ln.b"]))
         self._session = onnxruntime.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
 
     @classmethod
