@@ -4,6 +4,8 @@ Rows, each one question asked of one knowledge base, with what the bot would ans
 - answerable: a set's answerable questions on their own corpus (label 1);
 - near miss: the same questions with every document that answers them taken out
   of the knowledge base (label 0): same vocabulary, same topic, no answer;
+- passage miss: the same questions with only the passages that answer them taken
+  out (label 0): the rest of the right notice covers the topic, not the asked fact;
 - out of scope: the sets' questions asked of a corpus they are not about, and
   the sets' own ``unanswerable`` lines (label 0).
 Every question keeps the half of its document (``knowledge.evaluation.split_of``);
@@ -19,6 +21,7 @@ Usage (the corpora ingested first by ``policybot eval --corpus``, as ``make eval
 from __future__ import annotations
 
 import hashlib
+import os
 import random
 import sys
 import time
@@ -53,6 +56,9 @@ FILES = {
 # Questions asked of a corpus they are not about: (set, corpus).
 ELSEWHERE = [("ncp", "seeds"), ("stard", "seeds"), ("seeds", "laws"), ("samples", "seeds"), ("seeds", "samples"),
              ("ncp", "samples"), ("stard", "samples"), ("blind", "seeds"), ("blind2", "docs")]
+# Near misses on the right document: only the passages holding the answer taken out, the
+# rest of the notice kept (it covers the topic, not the asked fact). PASSAGE_MISSES=0 leaves them out.
+PASSAGE_MISSES = os.environ.get("PASSAGE_MISSES", "1") != "0"
 CAP = 300  # questions per (set, corpus, kind), drawn with a fixed seed: STARD would outweigh the rest
 SEED = 7
 GRID = [(leaves, rounds) for leaves in (4, 8) for rounds in (60, 150, 300)]
@@ -120,12 +126,18 @@ def collect(data_dir: Path) -> tuple[list[Row], str]:
                 rows.append(row(bot, q["q"], 0, f"{name}>{corpus} unanswerable", key))
                 continue
             rows.append(row(bot, q["q"], 1, f"{name}>{corpus} answerable", key))
-            gold = frozenset(h.document.id for h in every if matches(h))
-            retriever.without = gold
+            gold = [h for h in every if matches(h)]
+            retriever.without = frozenset(h.document.id for h in gold)
             try:
                 rows.append(row(bot, q["q"], 0, f"{name}>{corpus} near miss", key))
             finally:
                 retriever.without = frozenset()
+            if PASSAGE_MISSES:
+                retriever.without_passages = frozenset(h.chunk_id for h in gold)
+                try:
+                    rows.append(row(bot, q["q"], 0, f"{name}>{corpus} passage miss", key))
+                finally:
+                    retriever.without_passages = frozenset()
         print(f"  {name:8s} {len(questions):4d} questions on {corpus} ({time.monotonic() - started:.1f} s)",
               file=sys.stderr)
     for name, corpus in ELSEWHERE:

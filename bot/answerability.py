@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from bot.evidence import Calibration, Evidence
+from bot.evidence import Calibration, Evidence, sentence_support
 from knowledge.ranker import KINDS
 from knowledge.retriever import Hit
 
@@ -42,7 +42,7 @@ MODEL_FILE = "answerability_model.txt"
 CARD_FILE = "answerability_model.json"
 INTENTS = ("who", "when", "amount", "whether", "papers", "steps", "conditions")
 FEATURES = (
-    "confidence", "coverage", "cosine", "fact_missing", "states_asked",
+    "confidence", "coverage", "cosine", "fact_missing", "states_asked", "sentence_coverage", "fact_sentence_coverage",
     "words", "missing", "missing_rarity_max", "missing_rarity_sum",
     "score", "cosine_best", "cosine_gap", "coverage_best", "full_coverage_count", "same_document",
     "kind", "question_length",
@@ -76,6 +76,7 @@ def features(found: Assessment, idf: Any) -> np.ndarray:
     row = [
         evidence.confidence(found.calibration), evidence.coverage, evidence.cosine or math.nan,
         float(evidence.fact_missing), float(evidence.states_asked),
+        *sentence_support(found.topic, hit.text, idf, found.wanted),
         len(found.topic), len(evidence.missing), max(rarity, default=0.0), sum(rarity),
         hit.score, cosines[0], cosines[0] - (cosines[1] if len(cosines) > 1 else 0.0),
         max(coverages), sum(c >= 0.999 for c in coverages), same,

@@ -98,6 +98,27 @@ def _states_asked(text: str, wanted: set[str] | None) -> bool:
     return bool(asked) and any(has_fact_for(s, asked) for s in sentences(text))
 
 
+def sentence_support(words: list[str], text: str, idf: Callable[[str], float],
+                     wanted: set[str] | None = None) -> tuple[float, float]:
+    """How much of the topic one sentence holds: the best idf coverage of ``words`` by a single
+    sentence, and by a single sentence that also gives the kind of fact asked (an amount, a
+    time, the papers; 0 if none does). A near miss on the right notice spreads the topic over
+    sentences about other things (住院 … 报销90% for 住院起付线多少)."""
+    total = sum(idf(w) for w in words)
+    if not total:
+        return 0.0, 0.0
+    facts = (wanted or set()) & {"amount", "when", "papers"}
+    best = best_fact = 0.0
+    for sentence in sentences(text):
+        held = normalize(sentence)
+        covered = sum(idf(w) for w in words
+                      if normalize(w) in held or any(normalize(t) in held for t in SYNONYMS.get(w, ())))
+        best = max(best, covered / total)
+        if facts and has_fact_for(sentence, facts):
+            best_fact = max(best_fact, covered / total)
+    return best, best_fact if facts else best
+
+
 def _covered_by_parts(word: str, haystack: str) -> bool:
     """A long word whose halves both occur (就业见习 ~ 就业…见习) counts as present."""
     if len(word) < 4:

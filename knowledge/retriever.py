@@ -139,6 +139,9 @@ class Retriever:
         # Documents never returned, as if not in the knowledge base: how near misses are
         # made for training and measuring refusal (bench/train_answerability.py).
         self.without: frozenset[str] = frozenset()
+        # Passages never returned, the rest of their document kept: a near miss on the
+        # same notice, which covers the topic but not the asked fact.
+        self.without_passages: frozenset[int] = frozenset()
         self._embed_query = lru_cache(maxsize=1024)(kb.embedder.embed_query)
 
     def search(
@@ -171,8 +174,8 @@ class Retriever:
         """The best ``k`` passages by fused score, with what each half said of them."""
         self.kb.sync()
         allowed = self.kb.allowed(status, department, doc_number)
-        if self.without:
-            gone = {c for d in self.without for c in self.kb.chunks_by_document.get(d, [])}
+        if self.without or self.without_passages:
+            gone = {c for d in self.without for c in self.kb.chunks_by_document.get(d, [])} | self.without_passages
             gone |= {window for window, passage in self.kb.passage_of.items() if passage in gone}
             allowed = (set(self.kb.filters) if allowed is None else allowed) - gone
         if allowed is not None and not allowed:

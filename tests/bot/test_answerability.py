@@ -11,6 +11,7 @@ import pytest
 
 from bot import answerability
 from bot.answerability import FEATURES, AnswerabilityModel, answerability_for
+from bot.evidence import sentence_support
 from bot.service import Bot
 from knowledge.retriever import Retriever
 
@@ -92,3 +93,31 @@ def test_search_without_a_document_never_returns_it(samples_kb) -> None:  # type
     assert again and all(h.document.id != gone for h in again)
     retriever.without = frozenset()
     assert retriever.search("公积金租房提取", k=1)[0].document.id == gone
+
+
+def test_search_without_passages_keeps_the_rest_of_their_document(samples_kb) -> None:  # type: ignore[no-untyped-def]
+    retriever = Retriever(samples_kb)
+    first = retriever.search("租房提取公积金每月限额多少", k=5)[0]
+    retriever.without_passages = frozenset({first.chunk_id})
+    try:
+        again = retriever.search("租房提取公积金每月限额多少", k=50, status="all")
+    finally:
+        retriever.without_passages = frozenset()
+    assert again and first.chunk_id not in {h.chunk_id for h in again}
+    # Neither the passage nor a window cut from it; the other articles of the notice stay.
+    assert all(first.text not in h.text for h in again)
+    assert any(h.document.id == first.document.id for h in again)
+
+
+def test_sentence_support_wants_the_fact_and_the_topic_in_one_sentence() -> None:
+    idf = {"住院": 2.0, "起付标准": 3.0, "报销": 1.0}.get
+    text = "住院发生的医疗费用按规定报销90%。起付标准由医保部门另行公布。"
+    best, with_fact = sentence_support(["住院", "起付标准"], text, lambda w: idf(w) or 1.0, {"amount"})
+    # Each sentence holds one of the two words; only the first gives an amount.
+    assert best == pytest.approx(3.0 / 5.0)
+    assert with_fact == pytest.approx(2.0 / 5.0)
+    stated = "住院的起付标准为800元。"
+    assert sentence_support(["住院", "起付标准"], stated, lambda w: idf(w) or 1.0, {"amount"}) == (1.0, 1.0)
+    # Not asked for a fact: the second figure is the best sentence's, whatever it states.
+    assert sentence_support(["住院", "起付标准"], text, lambda w: idf(w) or 1.0, {"whether"}) == (best, best)
+    assert sentence_support([], text, lambda w: 1.0, {"amount"}) == (0.0, 0.0)
