@@ -5,15 +5,17 @@ question's topic words and the raw cosine, and refuses below a threshold. A
 near miss defeats it: 公积金贷款最高可以贷多少 finds the loan article of the
 provident-fund notice, which covers 公积金 and 贷款 and is close in meaning,
 yet holds no ceiling. The model here sees more of the evidence: which words
-are missing and how rare they are, whether the asked kind of fact is stated,
+are missing and how rare they are, whether the asked kind of fact is stated
+and whether one sentence holds it with the topic,
 how the other candidates fare, what kind of passage it is. Not whether the
 document is in force: a repealed notice answers its own year, behind the bot's
 warning, and a near miss made by removing a current notice often leaves its
 repealed predecessor, which answers too. It is trained by
 ``bench/train_answerability.py`` on the train halves of the eval sets, with
 negatives that look like near misses: each question asked again with the
-document that answers it taken out of the knowledge base, and questions asked
-of a corpus they are not about. The refusal threshold is chosen by
+document that answers it taken out of the knowledge base, again with only the
+passages that answer it taken out, and questions asked of a corpus they are
+not about. The refusal threshold is chosen by
 cross-validation on train; the validation halves only measure. The model
 decides only if it beat the hand calibration there (its card's ``default``);
 otherwise it ships for `policybot eval` to report beside the calibration.
