@@ -44,6 +44,7 @@ CALIBRATIONS: dict[str, Calibration] = {
     f"{DEFAULT_EMBEDDER}+tower-0-4-8-11": Calibration(0.2, 0.85, 0.2, 0.34),
 }
 COVERAGE_ONLY = Calibration(1.0, 0.8, 0.1, 0.41)
+FACT_KINDS = frozenset({"amount", "when", "papers"})  # facts a passage states or not; asked and absent counts against
 
 
 def calibration_for(embedder_name: str) -> Calibration:
@@ -73,8 +74,8 @@ def weigh(words: list[str], hit: Hit, idf: Callable[[str], float], wanted: set[s
     for word in words:
         weight = idf(word)
         total += weight
-        if (normalize(word) in haystack or _covered_by_parts(normalize(word), haystack)
-                or any(normalize(t) in haystack for t in SYNONYMS.get(word, ()))):
+        forms = _forms(word)
+        if any(form in haystack for form in forms) or _covered_by_parts(forms[0], haystack):
             covered += weight
         else:
             missing.append(word)
@@ -85,7 +86,7 @@ def weigh(words: list[str], hit: Hit, idf: Callable[[str], float], wanted: set[s
 
 def _fact_missing(words: list[str], text: str, wanted: set[str] | None) -> bool:
     """Asked "how much", "how long" or "what to bring", the passage must say so in a sentence on the topic."""
-    if not wanted or not wanted & {"amount", "when", "papers"}:
+    if not wanted or not wanted & FACT_KINDS:
         return False
     topical = [s for s in sentences(text) if any(normalize(w) in normalize(s) for w in words)]
     return not any(has_fact_for(s, wanted) for s in topical)
@@ -104,19 +105,24 @@ def sentence_support(words: list[str], text: str, idf: Callable[[str], float],
     sentence, and by a single sentence that also gives the kind of fact asked (an amount, a
     time, the papers; 0 if none does). A near miss on the right notice spreads the topic over
     sentences about other things (住院 … 报销90% for 住院起付线多少)."""
-    total = sum(idf(w) for w in words)
+    weighted = [(idf(w), _forms(w)) for w in words]
+    total = sum(weight for weight, _ in weighted)
     if not total:
         return 0.0, 0.0
-    facts = (wanted or set()) & {"amount", "when", "papers"}
+    facts = (wanted or set()) & FACT_KINDS
     best = best_fact = 0.0
     for sentence in sentences(text):
         held = normalize(sentence)
-        covered = sum(idf(w) for w in words
-                      if normalize(w) in held or any(normalize(t) in held for t in SYNONYMS.get(w, ())))
+        covered = sum(weight for weight, forms in weighted if any(form in held for form in forms))
         best = max(best, covered / total)
         if facts and has_fact_for(sentence, facts):
             best_fact = max(best_fact, covered / total)
     return best, best_fact if facts else best
+
+
+def _forms(word: str) -> tuple[str, ...]:
+    """The word and its official terms (knowledge/synonyms.py), normalised: any of them counts."""
+    return (normalize(word), *(normalize(t) for t in SYNONYMS.get(word, ())))
 
 
 def _covered_by_parts(word: str, haystack: str) -> bool:
