@@ -62,6 +62,8 @@ ELSEWHERE = [("ncp", "seeds"), ("stard", "seeds"), ("seeds", "laws"), ("samples"
 # rest of the notice kept (it covers the topic, not the asked fact). PASSAGE_MISSES=0 leaves them out;
 # =all keeps those where the bot turns to another document too (by default they are dropped).
 PASSAGE_MISSES = os.environ.get("PASSAGE_MISSES", "same")
+if PASSAGE_MISSES not in ("0", "same", "all"):
+    sys.exit(f"PASSAGE_MISSES={PASSAGE_MISSES!r}: say 0 (none), same (the default) or all")
 CAP = 300  # questions per (set, corpus, kind), drawn with a fixed seed: STARD would outweigh the rest
 SEED = 7
 GRID = [(leaves, rounds) for leaves in (4, 8) for rounds in (60, 150, 300)]
