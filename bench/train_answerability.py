@@ -138,7 +138,8 @@ def collect(data_dir: Path) -> tuple[list[Row], str]:
                 continue
             rows.append(row(bot, q["q"], 1, f"{name}>{corpus} answerable", key))
             gold = [h for h in every if matches(h)]
-            retriever.without = frozenset(h.document.id for h in gold)
+            notice = frozenset(h.document.id for h in gold)
+            retriever.without = notice
             try:
                 rows.append(row(bot, q["q"], 0, f"{name}>{corpus} near miss", key))
             finally:
@@ -146,8 +147,7 @@ def collect(data_dir: Path) -> tuple[list[Row], str]:
             if PASSAGE_MISSES != "0":
                 retriever.without_passages = frozenset(h.chunk_id for h in gold)
                 try:
-                    rows.append(row(bot, q["q"], 0, f"{name}>{corpus} passage miss", key,
-                                    frozenset(h.document.id for h in gold)))
+                    rows.append(row(bot, q["q"], 0, f"{name}>{corpus} passage miss", key, notice))
                 finally:
                     retriever.without_passages = frozenset()
         print(f"  {name:8s} {len(questions):4d} questions on {corpus} ({time.monotonic() - started:.1f} s)",
@@ -158,9 +158,9 @@ def collect(data_dir: Path) -> tuple[list[Row], str]:
         for q in questions:
             rows.append(row(bot, q["q"], 0, f"{name}>{corpus} out of scope", keys[q["q"]]))
         print(f"  {name:8s} {len(questions):4d} questions on {corpus} (out of scope)", file=sys.stderr)
-    kept = [r for r in rows if r is not None and (r.same_notice or PASSAGE_MISSES == "all")]
-    print(f"  {sum(1 for r in rows if r is not None) - len(kept)} passage misses answered from another document "
-          f"left out", file=sys.stderr)
+    found = [r for r in rows if r is not None]
+    kept = [r for r in found if r.same_notice or PASSAGE_MISSES == "all"]
+    print(f"  {len(found) - len(kept)} passage misses answered from another document left out", file=sys.stderr)
     return kept, embedder
 
 

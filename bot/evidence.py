@@ -88,7 +88,8 @@ def _fact_missing(words: list[str], text: str, wanted: set[str] | None) -> bool:
     """Asked "how much", "how long" or "what to bring", the passage must say so in a sentence on the topic."""
     if not wanted or not wanted & FACT_KINDS:
         return False
-    topical = [s for s in sentences(text) if any(normalize(w) in normalize(s) for w in words)]
+    normalized = [normalize(w) for w in words]
+    topical = [s for s in sentences(text) if any(w in normalize(s) for w in normalized)]
     return not any(has_fact_for(s, wanted) for s in topical)
 
 
